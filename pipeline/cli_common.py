@@ -1,0 +1,51 @@
+"""Shared pieces of the command line: the --workspace option, --json output, plain error messages."""
+from __future__ import annotations
+
+import functools
+import json
+import sys
+
+import click
+
+from pipeline.workspace import Workspace, open_workspace
+
+
+def workspace_option(func):
+    """Add ``--workspace DIR`` to a command and pass the opened Workspace as ``ws``."""
+
+    @click.option(
+        "--workspace", "workspace_dir", type=click.Path(file_okay=False), default=None,
+        help="Workspace folder (default: $PIPELINE_WORKSPACE, else the current folder).",
+    )
+    @click.pass_context
+    @functools.wraps(func)
+    def wrapper(ctx, workspace_dir, *args, **kwargs):
+        root = workspace_dir or (ctx.find_root().obj or {}).get("workspace")
+        ws = open_workspace(root)
+        try:
+            return ctx.invoke(func, ws, *args, **kwargs)
+        finally:
+            ws.close()
+
+    return wrapper
+
+
+def json_option(func):
+    return click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON on stdout.")(func)
+
+
+def print_json(obj) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, indent=None, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def actor_name() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name in some containers
+        return "unknown"
+
+
+__all__ = ["Workspace", "workspace_option", "json_option", "print_json", "actor_name"]

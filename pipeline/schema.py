@@ -1,0 +1,72 @@
+"""Job, face, output and cache tables. Append new migrations at the end; never edit an applied one."""
+
+MIGRATIONS = [
+    # 1: jobs (one per input file), faces found, per-channel outputs, pulls
+    """
+    CREATE TABLE jobs (
+        id            INTEGER PRIMARY KEY,
+        source        TEXT NOT NULL,      -- path as given / relative to the workspace
+        sha256        TEXT,               -- content hash of the input
+        state         TEXT NOT NULL CHECK (state IN ('received','processing','done')),
+        status        TEXT CHECK (status IN ('released','review','blocked','rejected')),
+        reason        TEXT,
+        original_path TEXT,               -- where the untouched original is kept (originals/ or quarantine/)
+        caption       TEXT,               -- caption as received (private; never published as is)
+        taken_date    TEXT,
+        width         INTEGER,
+        height        INTEGER,
+        metadata_found TEXT NOT NULL DEFAULT '[]',  -- JSON list
+        result_json   TEXT,               -- the JSON result record of DESIGN.md
+        received_at   TEXT NOT NULL,
+        started_at    TEXT,
+        finished_at   TEXT,
+        actor         TEXT NOT NULL
+    );
+    CREATE INDEX jobs_sha ON jobs(sha256);
+    CREATE INDEX jobs_state ON jobs(state);
+    CREATE TABLE faces (
+        id        INTEGER PRIMARY KEY,
+        job_id    INTEGER NOT NULL REFERENCES jobs(id),
+        idx       INTEGER NOT NULL,       -- face number within the image, from 0
+        box       TEXT NOT NULL,          -- JSON [top,right,bottom,left] in orientation-corrected original
+        encoding  BLOB,                   -- NULL when too small to recognise
+        person_id TEXT,                   -- best candidate (identified or uncertain)
+        distance  REAL,
+        match     TEXT NOT NULL CHECK (match IN ('identified','uncertain','unknown')),
+        candidates TEXT NOT NULL DEFAULT '[]',  -- JSON [[person_id, distance], ...]
+        confirmed_person TEXT,            -- set by a reviewer ('unknown' allowed)
+        decisions TEXT NOT NULL DEFAULT '{}',   -- JSON {channel: keep|blur|review|block}
+        UNIQUE (job_id, idx)
+    );
+    CREATE INDEX faces_person ON faces(person_id);
+    CREATE TABLE outputs (
+        id         INTEGER PRIMARY KEY,
+        job_id     INTEGER NOT NULL REFERENCES jobs(id),
+        channel    TEXT NOT NULL,
+        path       TEXT NOT NULL,         -- relative to the workspace
+        caption    TEXT,
+        sha256     TEXT NOT NULL,
+        state      TEXT NOT NULL DEFAULT 'live' CHECK (state IN ('live','retracted')),
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        UNIQUE (job_id, channel)
+    );
+    CREATE TABLE pulls (
+        id         INTEGER PRIMARY KEY,
+        output_id  INTEGER NOT NULL REFERENCES outputs(id),
+        output_sha256 TEXT NOT NULL,
+        channel    TEXT NOT NULL,
+        dest       TEXT NOT NULL,
+        pulled_at  TEXT NOT NULL,
+        actor      TEXT NOT NULL
+    );
+    CREATE TABLE audit_cache (
+        sha256     TEXT PRIMARY KEY,
+        faces      TEXT NOT NULL,         -- JSON [{box, encoding(base64)|null}]
+        metadata   TEXT NOT NULL,         -- JSON of the metadata inspection
+        width      INTEGER,
+        height     INTEGER,
+        created_at TEXT NOT NULL
+    );
+    """,
+]
