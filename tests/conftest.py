@@ -1,0 +1,70 @@
+"""Shared test helpers: the fixtures folder, fresh workspaces, running the real CLI."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = (ROOT.parent / "shared" / "fixtures").resolve()
+PIPELINE = [sys.executable, "-m", "pipeline.cli"]
+
+
+def fixtures_dir(*parts: str) -> Path:
+    """A folder of ../shared/fixtures, or skip the test with a clear message."""
+    path = FIXTURES.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"needs the shared test photos at {path} (clone the project next to ../shared)")
+    return path
+
+
+def exiftool() -> str:
+    path = shutil.which("exiftool")
+    if not path:
+        pytest.skip("needs exiftool (Debian package libimage-exiftool-perl; scripts/setup installs it as root)")
+    return path
+
+
+@pytest.fixture
+def workspace(tmp_path):
+    from pipeline.workspace import init_workspace
+
+    ws = init_workspace(tmp_path / "ws")
+    ws.close()
+    return tmp_path / "ws"
+
+
+@pytest.fixture
+def cli():
+    """Run the real click command in-process: cli('consent', 'list', '--json', workspace=ws)."""
+    runner = CliRunner()
+
+    def run(*args, workspace=None, input=None, expect=None):
+        argv = [str(a) for a in args]
+        if workspace is not None:
+            argv = ["--workspace", str(workspace), *argv]
+        from pipeline.cli import main
+
+        result = runner.invoke(main, argv, input=input, catch_exceptions=False)
+        if expect is not None:
+            assert result.exit_code == expect, (result.exit_code, result.output)
+        return result
+
+    return run
+
+
+def run_pipeline(*args, cwd=None, env=None, timeout=600) -> subprocess.CompletedProcess:
+    """Run `pipeline` in a subprocess exactly as a user would."""
+    full_env = dict(os.environ, **(env or {}))
+    return subprocess.run([*PIPELINE, *map(str, args)], cwd=cwd, env=full_env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def json_lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
