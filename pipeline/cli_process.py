@@ -1,8 +1,67 @@
-"""`pipeline process PATH…`."""
+"""`pipeline process PATH…`: one-shot processing of files and folders."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
 import click
+
+from pipeline.cli_common import json_option, print_json, workspace_option
+from pipeline.errors import UserError
+from pipeline.inputs import collect_inputs
+from pipeline.progress import progress_bar
+
+STATUS_STYLE = {"released": "green", "review": "yellow", "blocked": "red", "rejected": "red"}
 
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
-def process(paths):
-    """Process photos (files or folders) once."""
+@click.option("--caption", default=None, help="Caption for these photos (names are scrubbed per channel).")
+@json_option
+@workspace_option
+def process(ws, paths, caption, as_json):
+    """Process photos (files or folders, recursively) once.
+
+    Each photo ends released (one image per channel in approved/), held for review,
+    blocked, or rejected (quarantine/), with a reason. Exit code 1 if any input was rejected.
+    """
+    missing = [p for p in paths if not Path(p).exists() and not Path(p).is_symlink()]
+    if missing:
+        raise UserError(f"Not found: {', '.join(missing)}. Check the path and try again.")
+    inputs = collect_inputs([Path(p) for p in paths])
+    if not inputs:
+        raise UserError("No photos found in " + ", ".join(paths) + ".")
+    from pipeline.context import RunContext
+    from pipeline.process import process_file
+
+    ctx = RunContext(ws)
+    inbox = (ws.root / "inbox").resolve()
+    counts: dict[str, int] = {}
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    with progress_bar(len(inputs), "Processing photos", console) as advance:
+        for path in inputs:
+            move = _inside(path, inbox)
+            record = process_file(ws, path, caption=caption, move=move, ctx=ctx)
+            counts[record["status"]] = counts.get(record["status"], 0) + 1
+            if as_json:
+                print_json(record)
+            else:
+                style = STATUS_STYLE[record["status"]]
+                console.print(f"[{style}]{record['status']:9}[/] {record['source']} — {record['reason']}",
+                              highlight=False, markup=True)
+                for channel, out in record.get("outputs", {}).items():
+                    console.print(f"          {channel}: {out}", highlight=False)
+            advance()
+    summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    console.print(f"Done: {len(inputs)} photo(s): {summary}.", highlight=False)
+    sys.exit(1 if counts.get("rejected") else 0)
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.absolute().parent.resolve().relative_to(folder)
+        return True
+    except ValueError:
+        return False

@@ -1,0 +1,92 @@
+"""Analyse one image: decode, read metadata, find and encode faces, match, decide (no side effects)."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image
+
+from consent.policy import decide_face, image_status
+from processors.decode import RejectedImage, decode_image
+from processors.face_detect import DetectOptions, detect_faces
+from processors.face_encode import encode_face
+from processors.metadata import MetadataReport, inspect_metadata
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Analysis:
+    status: str
+    reason: str
+    faces: list[dict] = field(default_factory=list)   # box, encoding, person, distance, match, candidates, decisions, reasons
+    image: Image.Image | None = None
+    size: tuple[int, int] | None = None
+    taken_date: str | None = None
+    metadata: MetadataReport | None = None
+
+    def public(self) -> dict:
+        return {
+            "status": self.status,
+            "reason": self.reason,
+            "faces": [face_json(f) for f in self.faces],
+            "outputs": {},
+            "captions": {},
+            "metadata_found": list(self.metadata.found) if self.metadata else [],
+        }
+
+
+def face_json(face: dict) -> dict:
+    return {"box": [int(v) for v in face["box"]], "person": face.get("person"),
+            "distance": None if face.get("distance") is None else round(float(face["distance"]), 4),
+            "match": face["match"], "decisions": dict(face["decisions"]),
+            "candidates": [[p, round(float(d), 4)] for p, d in face.get("candidates", [])]}
+
+
+def analyse(data: bytes, *, name: str, ctx) -> Analysis:
+    cfg = ctx.ws.config
+    limits = cfg["limits"]
+    try:
+        decoded = decode_image(data, name=name, max_bytes=int(limits["max_file_mb"] * 1024 * 1024),
+                               max_pixels=int(limits["max_megapixels"] * 1_000_000))
+    except RejectedImage as exc:
+        return Analysis("rejected", f"Rejected: {exc.reason}")
+    metadata = inspect_metadata(data, name)
+    image = decoded.image
+    try:
+        faces = find_faces(np.asarray(image), cfg["faces"])
+    except Exception as exc:  # never release what we could not check
+        log.exception("face analysis failed for %s", name)
+        return Analysis("rejected", f"Rejected: the photo could not be checked for faces ({exc}); "
+                        "it was kept in quarantine — please report this.", metadata=metadata)
+    decide_faces(faces, ctx)
+    status, reason = image_status(
+        [_fd(f) for f in faces], ctx.channels,
+        release_when_all_blurred=cfg["channels"]["release_when_all_blurred"])
+    return Analysis(status, reason, faces, image, image.size, metadata.taken_date, metadata)
+
+
+def find_faces(rgb: np.ndarray, faces_cfg: dict) -> list[dict]:
+    """Detect every face and encode each one once (None when too small to recognise)."""
+    boxes = detect_faces(rgb, DetectOptions(detector=faces_cfg["detector"]))
+    min_size = faces_cfg["min_recognisable_size"]
+    return [{"box": tuple(int(v) for v in box), "encoding": encode_face(rgb, box, min_size)} for box in boxes]
+
+
+def decide_faces(faces: list[dict], ctx, confirmed: dict[int, str] | None = None) -> None:
+    """Match each face against the register and decide it on every channel (in place)."""
+    unknown_action = ctx.ws.config["faces"]["unknown"]
+    for i, face in enumerate(faces):
+        m = ctx.gallery.match(face.get("encoding"), ctx.tolerances)
+        who = (confirmed or {}).get(i)
+        fd = decide_face(m, ctx.people, ctx.channels, ctx.today(), unknown_action=unknown_action, confirmed=who)
+        person = m.person_id if who is None else (None if who == "unknown" else who)
+        face.update(person=person, distance=m.distance, match=m.match, candidates=list(m.candidates),
+                    decisions=fd.decisions, reasons=fd.reasons)
+
+
+def _fd(face: dict):
+    from consent.policy import FaceDecision
+
+    return FaceDecision(face["decisions"], face["reasons"])

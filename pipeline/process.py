@@ -1,0 +1,258 @@
+"""The per-image flow (DESIGN.md "Processing one image") and its crash-safe record.
+
+    receive  -> job row (received) with the content hash
+    keep     -> the original is moved/copied into originals/ (processing)
+    analyse  -> decode, read metadata, find faces, encode, match, decide   (pipeline.analyse)
+    render   -> released channels / review preview, written atomically     (pipeline.render)
+    record   -> faces, outputs, status in one transaction (done); rejected inputs go to quarantine/
+
+A crash at any point leaves a job in 'received' or 'processing' that ``recover`` finishes
+from the kept original; outputs have deterministic names, so redoing a job rewrites them.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import unicodedata
+from pathlib import Path
+
+from consent.database import transaction
+from pipeline import jobs
+from pipeline.analyse import Analysis, analyse
+from pipeline.captions import channel_captions, read_sidecar
+from pipeline.cli_common import actor_name
+from pipeline.context import RunContext
+from pipeline.render import render_channels, render_preview
+from processors.output import write_atomic
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def display_source(ws, path: Path) -> str:
+    """The input's path relative to the workspace when inside it, else as given."""
+    try:
+        return str(Path(os.path.abspath(path)).relative_to(os.path.abspath(ws.root)))
+    except ValueError:
+        return str(path)
+
+
+def process_file(ws, path: Path | str, *, caption: str | None = None, move: bool = False,
+                 source: str | None = None, ctx: RunContext | None = None) -> dict:
+    """Process one input end to end and return its JSON record (DESIGN.md), plus ``job_id``.
+
+    ``move=True`` (inbox mode) moves the input out of the inbox; otherwise it is copied.
+    Never raises for a bad input: it is recorded as ``rejected`` and quarantined.
+    """
+    ctx = (ctx or RunContext(ws)).refresh()
+    path = Path(path)
+    source = source or display_source(ws, path)
+    sidecar_text, sidecar_path = read_sidecar(path)
+    if caption is None:
+        caption = sidecar_text
+
+    try:
+        data = _read_input(path, ws.config["limits"]["max_file_mb"])
+    except _Unreadable as exc:
+        return _reject_unreadable(ws, path, source, exc, move)
+
+    sha = sha256_bytes(data)
+    actor = actor_name()
+    with transaction(ws.db):
+        earlier = jobs.by_sha(ws.db, sha)
+        resumable = [j for j in earlier if j["state"] != "done" and j["source"] == source]
+        finished = [j for j in earlier if j["state"] == "done"]
+        job_id = resumable[0]["id"] if resumable else jobs.create(ws.db, source, sha, actor)
+
+    original = _keep_original(ws, path, data, job_id, sha, move)
+    if sidecar_path is not None and move:
+        _move_quietly(sidecar_path, ws.root / "originals" / f"{job_id}_{sha[:12]}.caption.txt")
+    jobs.mark_processing(ws.db, job_id, ws.rel(original))
+
+    if finished and not resumable:
+        return _record_duplicate(ws, job_id, finished[0], original, caption)
+    return _run(ws, ctx, job_id, source, sha, data, path.name, original, caption)
+
+
+def _run(ws, ctx, job_id, source, sha, data, name, original: Path, caption) -> dict:
+    result = analyse(data, name=name, ctx=ctx)
+    record = {"source": source, "sha256": sha, "job_id": job_id}
+    record.update(result.public())
+    record["_actor"] = actor_name()
+    kept_at = original
+    if result.status == "rejected":
+        kept_at = _quarantine(ws, original, name, job_id, result.reason)
+    elif result.status == "released":
+        captions = channel_captions(caption, result, ctx, ws.config)
+        stem = f"{_job_date(ws, job_id)}_{sha[:12]}"
+        outputs, shas = render_channels(ws, result.image, result.faces, ctx.channels, stem, captions)
+        record["outputs"], record["captions"], record["_output_sha"] = outputs, captions, shas
+    elif result.status == "review":
+        record["preview"] = render_preview(ws, result.image, result.faces, job_id)
+    jobs.finish(ws.db, job_id, record, faces=result.faces, caption=caption, original_path=ws.rel(kept_at),
+                size=result.size, taken_date=result.taken_date)
+    return {k: v for k, v in record.items() if not k.startswith("_")}
+
+
+def _job_date(ws, job_id: int) -> str:
+    return jobs.get(ws.db, job_id)["received_at"][:10]
+
+
+def _record_duplicate(ws, job_id: int, first, original: Path, caption) -> dict:
+    """Same content as an earlier input: recorded, not processed twice."""
+    first_record = json.loads(first["result_json"] or "{}")
+    reason = f"duplicate of {first['source']} (job {first['id']}, {first['status']})"
+    record = {**first_record, "source": jobs.get(ws.db, job_id)["source"], "job_id": job_id,
+              "status": first["status"], "reason": reason, "duplicate_of": first["id"], "outputs": {}, "captions": {}}
+    kept_at = original
+    if first["status"] == "rejected":
+        kept_at = _quarantine(ws, original, Path(record["source"]).name, job_id, reason)
+    jobs.finish(ws.db, job_id, record, faces=[], caption=caption, original_path=ws.rel(kept_at),
+                size=None, taken_date=None)
+    return record
+
+
+# --- where inputs go -------------------------------------------------------------------------
+
+class _Unreadable(Exception):
+    pass
+
+
+def _read_input(path: Path, max_mb: float) -> bytes:
+    try:
+        if path.is_symlink():
+            raise _Unreadable("it is a shortcut (symbolic link), not a photo; copy the photo itself")
+        size = path.stat().st_size
+        if size > max_mb * 1024 * 1024:
+            raise _Unreadable(f"the file is {size / 1e6:.0f} MB; the limit is {max_mb:g} MB ([limits] max_file_mb)")
+        with open(path, "rb") as fh:
+            return fh.read()
+    except FileNotFoundError:
+        raise _Unreadable("the file disappeared before it could be read")
+    except IsADirectoryError:
+        raise _Unreadable("it is a folder, not a file")
+    except PermissionError:
+        raise _Unreadable("the pipeline is not allowed to read it (permission denied); "
+                          "give the pipeline read access and drop it again")
+    except OSError as exc:
+        raise _Unreadable(f"it could not be read ({exc.strerror or exc})")
+
+
+def _reject_unreadable(ws, path: Path, source: str, exc: _Unreadable, move: bool) -> dict:
+    reason = f"Rejected: {exc}."
+    job_id = jobs.create(ws.db, source, None, actor_name())
+    kept = None
+    if move and (path.exists() or path.is_symlink()):
+        dest = _quarantine_name(ws, path.name, job_id)
+        try:
+            os.rename(path, dest)
+            kept = dest
+            write_atomic(dest.with_name(dest.name + ".reason.txt"), (reason + "\n").encode(), mode=0o600)
+        except OSError:
+            kept = None
+    record = {"source": source, "sha256": None, "job_id": job_id, "status": "rejected", "reason": reason,
+              "faces": [], "outputs": {}, "captions": {}, "metadata_found": []}
+    jobs.finish(ws.db, job_id, record, faces=[], caption=None,
+                original_path=ws.rel(kept) if kept else None, size=None, taken_date=None)
+    return record
+
+
+def _keep_original(ws, path: Path, data: bytes, job_id: int, sha: str, move: bool) -> Path:
+    """Keep the untouched original privately in originals/ (renamed when moving, copied otherwise)."""
+    ext = _safe_ext(path.name)
+    dest = ws.root / "originals" / f"{job_id}_{sha[:12]}{ext}"
+    if dest.exists():
+        if move and path.exists():
+            path.unlink()
+        return dest
+    if move:
+        try:
+            os.rename(path, dest)
+            os.chmod(dest, 0o600)
+            return dest
+        except OSError:
+            pass  # another filesystem (network share): copy, then remove the inbox file
+    write_atomic(dest, data, mode=0o600)
+    if move:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+    return dest
+
+
+def _quarantine(ws, original: Path, name: str, job_id: int, reason: str) -> Path:
+    dest = _quarantine_name(ws, name, job_id)
+    write_atomic(dest.with_name(dest.name + ".reason.txt"), (reason + "\n").encode("utf-8"), mode=0o600)
+    if original.exists():
+        os.replace(original, dest)
+    return dest
+
+
+def _quarantine_name(ws, name: str, job_id: int) -> Path:
+    return ws.root / "quarantine" / f"{job_id}_{safe_name(name)}"
+
+
+def safe_name(name: str, limit: int = 80) -> str:
+    """A filename safe to show and store: no path parts, control characters or odd spacing."""
+    name = unicodedata.normalize("NFC", name)
+    name = re.sub(r"[\x00-\x1f\x7f/\\]+", "_", name).strip(" .") or "file"
+    if len(name) > limit:
+        stem, dot, ext = name.rpartition(".")
+        ext = ext[:10] if dot and len(ext) <= 10 else ""
+        name = name[: limit - len(ext) - 1] + ("." + ext if ext else "")
+    return name
+
+
+def _safe_ext(name: str) -> str:
+    ext = Path(name).suffix.lower()
+    return ext if re.fullmatch(r"\.[a-z0-9]{1,5}", ext) else ""
+
+
+def _move_quietly(src: Path, dest: Path) -> None:
+    try:
+        shutil.move(str(src), str(dest))
+        os.chmod(dest, 0o600)
+    except OSError:
+        pass
+
+
+# --- recovery ------------------------------------------------------------------------------
+
+def recover(ws, ctx: RunContext | None = None) -> list[dict]:
+    """Finish every job a crash left in 'received' or 'processing'."""
+    ctx = ctx or RunContext(ws)
+    results = []
+    for job in jobs.unfinished(ws.db):
+        source_path = ws.root / job["source"]
+        original = ws.root / job["original_path"] if job["original_path"] else None
+        quarantined = sorted((ws.root / "quarantine").glob(f"{job['id']}_*"))
+        quarantined = [q for q in quarantined if not q.name.endswith(".reason.txt")]
+        if original is not None and original.exists():
+            data = original.read_bytes()
+            caption_file = original.with_name(original.stem + ".caption.txt")
+            caption = caption_file.read_text("utf-8", "replace").strip() if caption_file.exists() else None
+            results.append(_run(ws, ctx.refresh(), job["id"], job["source"], job["sha256"], data,
+                                Path(job["source"]).name, original, caption))
+        elif quarantined:
+            reason_file = quarantined[0].with_name(quarantined[0].name + ".reason.txt")
+            reason = reason_file.read_text("utf-8").strip() if reason_file.exists() else "Rejected."
+            record = {"source": job["source"], "sha256": job["sha256"], "job_id": job["id"], "status": "rejected",
+                      "reason": reason, "faces": [], "outputs": {}, "captions": {}, "metadata_found": []}
+            jobs.finish(ws.db, job["id"], record, faces=[], caption=None,
+                        original_path=ws.rel(quarantined[0]), size=None, taken_date=None)
+            results.append(record)
+        elif source_path.exists() and not source_path.is_symlink():
+            results.append(process_file(ws, source_path, move=True, source=job["source"], ctx=ctx))
+        else:
+            record = {"source": job["source"], "sha256": job["sha256"], "job_id": job["id"], "status": "rejected",
+                      "reason": "Rejected: the file disappeared while it was being processed.",
+                      "faces": [], "outputs": {}, "captions": {}, "metadata_found": []}
+            jobs.finish(ws.db, job["id"], record, faces=[], caption=None, original_path=None, size=None,
+                        taken_date=None)
+            results.append(record)
+    return results

@@ -1,0 +1,69 @@
+"""Render released channels and review previews: redact, resize, encode fresh, write atomically.
+
+Used by first processing, by review decisions and by consent withdrawals (which re-render
+existing outputs in place, under the same name).
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from PIL import Image
+
+from processors.output import encode_jpeg, write_atomic
+from processors.redact import redact
+
+
+def redacted_boxes(faces: list[dict], channel: str | None) -> list:
+    """Boxes to redact: every face not kept on ``channel`` (on every channel when ``channel`` is None)."""
+    if channel is None:
+        return [f["box"] for f in faces if any(d != "keep" for d in f["decisions"].values())]
+    return [f["box"] for f in faces if f["decisions"].get(channel) != "keep"]
+
+
+def render_channels(ws, image: Image.Image, faces: list[dict], channels: list[str], stem: str,
+                    captions: dict[str, str], existing: dict[str, str] | None = None) -> tuple[dict, dict]:
+    """Write ``approved/<channel>/<stem>.jpg`` (+ ``.txt`` caption) for each channel.
+
+    Channels that redact the same faces share one redaction and one encoding.
+    Returns ``(outputs, sha256s)``: workspace-relative paths and content hashes per channel.
+    """
+    red = ws.config["redaction"]
+    out_cfg = ws.config["output"]
+    encoded: dict[tuple, bytes] = {}
+    outputs, shas = {}, {}
+    for channel in channels:
+        boxes = redacted_boxes(faces, channel)
+        key = tuple(sorted(tuple(b) for b in boxes))
+        if key not in encoded:
+            pixels = redact(image, boxes, style=red["style"], padding=red["padding"]) if boxes else image
+            encoded[key] = encode_jpeg(pixels, max_edge=out_cfg["max_edge"], quality=out_cfg["jpeg_quality"])
+        data = encoded[key]
+        rel = (existing or {}).get(channel) or f"approved/{channel}/{stem}.jpg"
+        dest = ws.root / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        caption_file = dest.with_suffix(".txt")
+        caption = captions.get(channel, "")
+        if caption:
+            write_atomic(caption_file, (caption + "\n").encode("utf-8"))
+        elif caption_file.exists():
+            caption_file.unlink()
+        write_atomic(dest, data)
+        outputs[channel] = rel
+        shas[channel] = hashlib.sha256(data).hexdigest()
+    return outputs, shas
+
+
+def render_preview(ws, image: Image.Image, faces: list[dict], job_id: int) -> str:
+    """A redacted preview for the review queue: every face not kept everywhere is redacted."""
+    red = ws.config["redaction"]
+    pixels = redact(image, redacted_boxes(faces, None), style=red["style"], padding=red["padding"])
+    rel = f"review/{job_id}.jpg"
+    write_atomic(ws.root / rel, encode_jpeg(pixels, max_edge=1600, quality=85), mode=0o600)
+    return rel
+
+
+def remove_preview(ws, job_id: int) -> None:
+    path: Path = ws.root / f"review/{job_id}.jpg"
+    if path.exists():
+        path.unlink()
