@@ -5,6 +5,7 @@ import sys
 
 import click
 
+from consent.register import RegisterError
 from pipeline.config import ConfigError
 from pipeline.errors import UserError
 from pipeline.workspace import WorkspaceError, init_workspace
@@ -16,7 +17,7 @@ class FriendlyGroup(click.Group):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
-        except (UserError, WorkspaceError, ConfigError) as exc:
+        except (UserError, WorkspaceError, ConfigError, RegisterError) as exc:
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(getattr(exc, "exit_code", 2))
 

@@ -1,0 +1,259 @@
+"""Enrol reference photos: one face per photo, one 128-number descriptor per photo, per person.
+
+Layouts accepted (``DIR`` is the folder given on the command line):
+
+* ``DIR/<person_id>/<anything>.jpg`` — a folder per person (sub-folders included);
+* ``DIR/<person_id>.jpg``, ``DIR/<person_id>_2.jpg``, ``DIR/<person_id> school.jpg`` … — the file
+  name starts with a person id followed by a non-alphanumeric character or the end of the name
+  (the longest matching id wins, so ``P10_1.jpg`` is P10, not P1).
+
+Each photo must show exactly one face; otherwise that photo is refused with a reason and
+the others still enrol. Re-enrolling the same photo (same bytes) changes nothing.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from consent.database import now_iso, transaction
+from consent.register import record_event
+from processors.face_detect import DetectOptions, detect_faces
+from processors.face_encode import box_size, encode_face
+
+try:  # HEIC/HEIF from phones
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+except ImportError:  # pragma: no cover - pillow-heif is a declared dependency
+    pillow_heif = None
+
+PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".heic", ".heif"}
+JUNK_NAMES = {"thumbs.db", "desktop.ini", ".ds_store"}
+MAX_EDGE = 1600          # photos are downscaled to this longest edge before detection (speed)
+MAX_PIXELS = 100_000_000  # refuse larger images (decompression bombs)
+
+
+class PhotoError(Exception):
+    """A reference photo that cannot be used; the message is the reason shown to the user."""
+
+
+@dataclass
+class EnrolReport:
+    enrolled: list[tuple[str, str]] = field(default_factory=list)   # (file, person_id)
+    already: list[tuple[str, str]] = field(default_factory=list)    # (file, person_id) same photo enrolled before
+    refused: list[tuple[str, str]] = field(default_factory=list)    # (file, reason)
+
+    def to_json(self) -> dict:
+        return {
+            "enrolled": [{"file": f, "person_id": p} for f, p in self.enrolled],
+            "already_enrolled": [{"file": f, "person_id": p} for f, p in self.already],
+            "refused": [{"file": f, "reason": r} for f, r in self.refused],
+        }
+
+
+@dataclass
+class DecodedPhoto:
+    rgb: np.ndarray            # orientation-corrected, downscaled to MAX_EDGE
+    scale: tuple[float, float]  # (y, x) factors from rgb coordinates to the orientation-corrected original
+
+
+# ---------------------------------------------------------------- finding the photos
+
+def find_reference_photos(directory: Path, person_ids: set[str]) -> tuple[list[tuple[Path, str]], list[tuple[Path, str]]]:
+    """``(photos, refused)``: photo files with the person id they belong to, and files refused with a reason."""
+    directory = Path(directory)
+    folded: dict[str, list[str]] = {}
+    for pid in person_ids:
+        folded.setdefault(pid.casefold(), []).append(pid)
+
+    def lookup(name: str) -> str | None:
+        if name in person_ids:
+            return name
+        candidates = folded.get(name.casefold(), [])
+        return candidates[0] if len(candidates) == 1 else None
+
+    photos: list[tuple[Path, str]] = []
+    refused: list[tuple[Path, str]] = []
+    for entry in sorted(directory.iterdir()):
+        if _is_junk(entry):
+            continue
+        if entry.is_dir():
+            pid = lookup(entry.name)
+            for f in sorted(p for p in entry.rglob("*") if p.is_file() and not _is_junk(p)):
+                if pid is None:
+                    refused.append((f, f"the folder '{entry.name}' is not a person_id in the register "
+                                       "(name each folder after a person_id from the register CSV)"))
+                elif f.suffix.lower() not in PHOTO_SUFFIXES:
+                    refused.append((f, _not_a_photo(f)))
+                else:
+                    photos.append((f, pid))
+        elif entry.is_file():
+            if entry.suffix.lower() not in PHOTO_SUFFIXES:
+                refused.append((entry, _not_a_photo(entry)))
+                continue
+            pid = _person_from_filename(entry.stem, person_ids) or _person_from_filename(
+                entry.stem.casefold(), set(folded), folded)
+            if pid is None:
+                refused.append((entry, "the file name does not start with a person_id from the register "
+                                       "(name it like P001.jpg or P001_2.jpg, or put it in a folder named P001)"))
+            else:
+                photos.append((entry, pid))
+    return photos, refused
+
+
+def _is_junk(path: Path) -> bool:
+    return path.name.startswith(".") or path.name.lower() in JUNK_NAMES
+
+
+def _not_a_photo(path: Path) -> str:
+    return f"not a reference photo type ({path.suffix or 'no extension'}); use JPEG, PNG or HEIC"
+
+
+def _person_from_filename(stem: str, ids: set[str], folded: dict[str, list[str]] | None = None) -> str | None:
+    best = None
+    for pid in ids:
+        if stem.startswith(pid) and (len(stem) == len(pid) or not stem[len(pid)].isalnum()):
+            if best is None or len(pid) > len(best):
+                best = pid
+    if best is not None and folded is not None:  # case-insensitive match: only when unambiguous
+        return folded[best][0] if len(folded[best]) == 1 else None
+    return best
+
+
+# ---------------------------------------------------------------- reading one photo
+
+def decode_photo(path: Path, max_edge: int = MAX_EDGE) -> DecodedPhoto:
+    """Open a photo, apply its EXIF orientation and downscale it to ``max_edge``. Raises PhotoError."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                width, height = im.size
+                if width * height > MAX_PIXELS:
+                    raise PhotoError(f"the photo is too large ({width}x{height} pixels); use a smaller copy")
+                orientation = im.getexif().get(0x0112, 1)
+                if im.format == "JPEG" and max(width, height) > max_edge:
+                    factor = max_edge / max(width, height)
+                    im.draft("RGB", (int(width * factor) + 1, int(height * factor) + 1))  # fast DCT downscale
+                im = ImageOps.exif_transpose(im)
+                im = im.convert("RGB")
+                if max(im.size) > max_edge:
+                    im.thumbnail((max_edge, max_edge), Image.Resampling.LANCZOS)
+                rgb = np.asarray(im, dtype=np.uint8)
+    except PhotoError:
+        raise
+    except Image.DecompressionBombWarning:
+        raise PhotoError("the photo is too large to open safely; use a smaller copy") from None
+    except Exception as exc:  # unreadable, truncated, not an image at all
+        raise PhotoError(f"cannot be read as a photo ({type(exc).__name__}: {exc}); "
+                         "export it again as JPEG") from None
+    if orientation in (5, 6, 7, 8):
+        width, height = height, width
+    h, w = rgb.shape[:2]
+    return DecodedPhoto(np.ascontiguousarray(rgb), (height / h, width / w))
+
+
+def reference_encoding(photo: DecodedPhoto, min_face_size: int) -> tuple[list[int], np.ndarray]:
+    """``(box in original coordinates, descriptor)`` for the single face in a photo. Raises PhotoError."""
+    boxes = detect_faces(photo.rgb, DetectOptions())
+    if not boxes:
+        raise PhotoError("no face found — use a clear, front-facing photo")
+    if len(boxes) > 1:
+        raise PhotoError(f"{len(boxes)} faces found — crop to one person")
+    box = boxes[0]
+    sy, sx = photo.scale
+    top, right, bottom, left = box
+    original = [round(top * sy), round(right * sx), round(bottom * sy), round(left * sx)]
+    size = box_size(tuple(original))
+    if size < min_face_size:
+        raise PhotoError(f"the face is only {size} pixels across — use a closer photo "
+                         f"(at least {min_face_size} pixels)")
+    encoding = encode_face(photo.rgb, box)
+    if encoding is None:  # pragma: no cover - encode_face returns None only below min_size (0 here)
+        raise PhotoError("the face could not be measured — use a clearer photo")
+    return original, np.asarray(encoding, dtype=np.float64)
+
+
+# ---------------------------------------------------------------- enrolling
+
+def enrol_directory(conn, directory: str | Path, *, actor: str, min_face_size: int = 40,
+                    max_edge: int = MAX_EDGE) -> EnrolReport:
+    """Enrol every reference photo under ``directory``; see the module docstring for the layouts."""
+    directory = Path(directory)
+    rows = conn.execute("SELECT person_id, forgotten_at FROM people").fetchall()
+    active = {r[0] for r in rows if r[1] is None}
+    forgotten = {r[0] for r in rows if r[1] is not None}
+    photos, refused_paths = find_reference_photos(directory, active | forgotten)
+    report = EnrolReport()
+
+    def rel(p: Path) -> str:
+        try:
+            return str(p.relative_to(directory))
+        except ValueError:
+            return str(p)
+
+    for path, reason in refused_paths:
+        report.refused.append((rel(path), reason))
+
+    owners: dict[str, set[str]] = {}
+    for pid, sha in conn.execute("SELECT person_id, source_sha256 FROM reference_encodings"):
+        owners.setdefault(sha, set()).add(pid)
+
+    new_rows: list[tuple] = []
+    added: dict[str, list[str]] = {}
+    for path, pid in photos:
+        name = rel(path)
+        if pid in forgotten:
+            report.refused.append((name, f"'{pid}' has been forgotten; import them again with "
+                                         "'pipeline consent import' before enrolling photos"))
+            continue
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            report.refused.append((name, f"cannot be read ({exc.strerror or exc})"))
+            continue
+        sha = hashlib.sha256(data).hexdigest()
+        others = owners.get(sha, set()) - {pid}
+        if others:
+            report.refused.append((name, f"the same photo is already given for {', '.join(sorted(others))}; "
+                                         "one photo can only show one person"))
+            continue
+        if pid in owners.get(sha, set()):
+            report.already.append((name, pid))
+            continue
+        try:
+            box, encoding = reference_encoding(decode_photo(path, max_edge), min_face_size)
+        except PhotoError as exc:
+            report.refused.append((name, str(exc)))
+            continue
+        owners.setdefault(sha, set()).add(pid)
+        new_rows.append((pid, path.name, sha, json.dumps(box), np.asarray(encoding, dtype="<f8").tobytes()))
+        added.setdefault(pid, []).append(sha)
+        report.enrolled.append((name, pid))
+
+    at = now_iso()
+    with transaction(conn):
+        # people may have been forgotten while the photos were being read
+        still_active = {r[0] for r in conn.execute("SELECT person_id FROM people WHERE forgotten_at IS NULL")}
+        gone = {pid for pid in added if pid not in still_active}
+        if gone:
+            report.refused += [(f, f"'{p}' was removed or forgotten during enrolment") for f, p in report.enrolled if p in gone]
+            report.enrolled = [(f, p) for f, p in report.enrolled if p not in gone]
+            new_rows = [r for r in new_rows if r[0] not in gone]
+        conn.executemany(
+            "INSERT OR IGNORE INTO reference_encodings(person_id, source_name, source_sha256, box, encoding, created_at) "
+            "VALUES (?,?,?,?,?,?)", [(*r, at) for r in new_rows])
+        for pid, shas in added.items():
+            if pid not in gone:
+                record_event(conn, "consent.enrol", actor, pid, {"reference_photos_added": len(shas), "sha256": shas}, at=at)
+        record_event(conn, "consent.enrol", actor, None, {
+            "enrolled": len(report.enrolled), "already_enrolled": len(report.already),
+            "refused": len(report.refused)}, at=at)
+    report.refused.sort()
+    return report
