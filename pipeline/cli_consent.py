@@ -173,7 +173,7 @@ def list_cmd(ws, as_json):
             cells.append(f"[{STYLE[eff]}]{eff}[/]")
         table.add_row(p.person_id, p.display_name, p.group, p.role, *cells,
                       "[bold red]YES[/]" if p.never_publish else "no", str(counts.get(p.person_id, 0)))
-    stream = click.get_text_stream("stdout")
+    stream = sys.stdout
     console = Console(file=stream)
     if not console.is_terminal:  # piped or redirected: no 80-column squeeze
         console = Console(file=stream, width=200)
