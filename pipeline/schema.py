@@ -69,4 +69,42 @@ MIGRATIONS = [
         created_at TEXT NOT NULL
     );
     """,
+    # 2: review decisions, changes made to released outputs after a consent change, takedowns
+    """
+    CREATE TABLE review_decisions (
+        id         INTEGER PRIMARY KEY,
+        job_id     INTEGER NOT NULL REFERENCES jobs(id),
+        face_idx   INTEGER,               -- NULL for a decision about the whole image
+        decision   TEXT NOT NULL CHECK (decision IN ('identify','release','block')),
+        person_id  TEXT,                  -- for 'identify': a person id or 'unknown'
+        at         TEXT NOT NULL,
+        actor      TEXT NOT NULL
+    );
+    CREATE INDEX review_decisions_job ON review_decisions(job_id);
+    CREATE TABLE output_changes (
+        id         INTEGER PRIMARY KEY,
+        output_id  INTEGER NOT NULL REFERENCES outputs(id),
+        job_id     INTEGER NOT NULL REFERENCES jobs(id),
+        channel    TEXT NOT NULL,
+        action     TEXT NOT NULL CHECK (action IN ('rerendered','retracted')),
+        old_sha256 TEXT,
+        new_sha256 TEXT,                  -- NULL when retracted
+        people     TEXT NOT NULL DEFAULT '[]',   -- JSON person ids whose faces changed
+        cause      TEXT NOT NULL,         -- e.g. 'consent set', 'consent import', 'consent forget', 'expiry'
+        at         TEXT NOT NULL,
+        actor      TEXT NOT NULL
+    );
+    CREATE INDEX output_changes_output ON output_changes(output_id);
+    CREATE TABLE takedowns (
+        id         INTEGER PRIMARY KEY,
+        pull_id    INTEGER NOT NULL UNIQUE REFERENCES pulls(id),
+        output_id  INTEGER NOT NULL REFERENCES outputs(id),
+        change_id  INTEGER NOT NULL REFERENCES output_changes(id),
+        channel    TEXT NOT NULL,
+        reason     TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        done_at    TEXT,                  -- set when someone confirms it was taken down
+        done_by    TEXT
+    );
+    """,
 ]
