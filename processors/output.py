@@ -1,0 +1,129 @@
+"""Encode released images from pixels only, and write files atomically.
+
+A released JPEG carries the pixels and the bare JFIF header that the JPEG
+encoder writes (version, no resolution: aspect ratio 1:1). No EXIF, XMP, IPTC,
+ICC profile (pixels are sRGB already, and sRGB is what every viewer assumes
+without one), comment or thumbnail. ``encode_jpeg`` checks its own output and
+refuses to return anything else.
+"""
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from pathlib import Path
+
+from PIL import Image
+
+
+class UnsafeOutput(RuntimeError):
+    """The encoder produced something other than a bare JPEG (a bug, never expected)."""
+
+
+def resized(image: Image.Image, max_edge: int) -> Image.Image:
+    """Scale so the longest edge is at most ``max_edge`` (LANCZOS); never upscale."""
+    w, h = image.size
+    longest = max(w, h)
+    if max_edge <= 0 or longest <= max_edge:
+        return image
+    scale = max_edge / longest
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    # reducing_gap: a fast box reduction first, then LANCZOS for the last factor (same quality).
+    return image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+
+
+def pixels_only(image: Image.Image) -> Image.Image:
+    """A brand-new RGB image built from the pixel buffer alone: empty ``.info``, no EXIF cache."""
+    if image.mode != "RGB":
+        image = image.convert("RGB")
+    fresh = Image.frombytes("RGB", image.size, image.tobytes())
+    fresh.info = {}
+    return fresh
+
+
+def encode_jpeg(image: Image.Image, *, max_edge: int, quality: int) -> bytes:
+    """Resize (longest edge <= max_edge, never upscale) and encode a fresh baseline JPEG that
+    carries pixels only. Raises :class:`UnsafeOutput` if the result contains any metadata segment."""
+    if not 1 <= int(quality) <= 100:
+        raise ValueError(f"jpeg quality must be between 1 and 100, not {quality}")
+    fresh = pixels_only(resized(image, max_edge))
+    buf = io.BytesIO()
+    fresh.save(buf, format="JPEG", quality=int(quality), optimize=True, progressive=False)
+    data = buf.getvalue()
+    check_pixels_only(data)
+    return data
+
+
+def check_pixels_only(data: bytes) -> None:
+    """Raise :class:`UnsafeOutput` unless ``data`` is a JPEG whose only header segments are the
+    coding tables and at most one plain JFIF APP0 without a thumbnail."""
+    if not data.startswith(b"\xff\xd8"):
+        raise UnsafeOutput("the output is not a JPEG")
+    pos, n = 2, len(data)
+    while pos + 4 <= n:
+        if data[pos] != 0xFF:
+            raise UnsafeOutput("unexpected bytes in the JPEG header")
+        marker = data[pos + 1]
+        if marker == 0xDA:  # start of scan: header done
+            break
+        length = int.from_bytes(data[pos + 2:pos + 4], "big")
+        seg = data[pos + 4:pos + 2 + length]
+        if marker == 0xE0:
+            if not seg.startswith(b"JFIF\x00") or len(seg) < 14 or seg[12] or seg[13]:
+                raise UnsafeOutput("unexpected APP0 segment")
+        elif 0xE1 <= marker <= 0xEF or marker == 0xFE:
+            raise UnsafeOutput(f"metadata segment 0xFF{marker:02X} in the output")
+        pos += 2 + length
+    else:
+        raise UnsafeOutput("the JPEG has no image data")
+    if data.find(b"\xff\xd8\xff", 2) >= 0:
+        # A second start-of-image would be an embedded picture (thumbnail or MPO frame);
+        # 0xFF 0xD8 cannot occur inside coded image data.
+        raise UnsafeOutput("a second picture is embedded in the output")
+
+
+def write_atomic(dest: Path, data: bytes, *, mode: int = 0o644) -> None:
+    """Write ``data`` to ``dest`` so that ``dest`` is either absent/unchanged or complete.
+
+    The bytes go to a hidden temporary file in the same folder (``.<name>.<random>.tmp``, so
+    neither a person nor ``pull`` picks it up), are flushed and fsync'ed, get ``mode``, and
+    are renamed over ``dest`` in one step; then the folder itself is fsync'ed. On any error
+    the temporary file is removed and the error is raised.
+    """
+    dest = Path(dest)
+    directory = dest.parent
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=directory)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, dest)
+    except BaseException:
+        try:
+            tmp.unlink()
+        except FileNotFoundError:
+            pass
+        raise
+    fsync_dir(directory)
+
+
+def fsync_dir(directory: Path) -> None:
+    """Make a rename in ``directory`` durable. Best effort: the file is already complete, so a
+    file system that cannot sync folders is not an error."""
+    try:
+        dfd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(dfd)
+    except OSError:
+        pass
+    finally:
+        os.close(dfd)
+
+
+__all__ = ["encode_jpeg", "write_atomic", "check_pixels_only", "pixels_only", "resized", "UnsafeOutput",
+           "fsync_dir"]
