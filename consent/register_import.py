@@ -91,7 +91,11 @@ def read_register_csv(data: bytes, channels: Sequence[str], source: str = "regis
                             f"({_example_header(channels)}) and one row per person.")
     first_line = text.lstrip().splitlines()[0]
     delimiter = ";" if ";" in first_line and "," not in first_line else ","
-    records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False))
+    try:
+        records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False))
+    except csv.Error as exc:  # NUL bytes, a runaway quoted field …
+        raise RegisterError(f"{source} was not imported: it is not a readable CSV file ({exc}). "
+                            "Save it again from the spreadsheet as CSV UTF-8.") from None
     header_row = next((i for i, rec in enumerate(records) if any(c.strip() for c in rec)), None)
     if header_row is None:
         raise RegisterError(f"{source} was not imported: the file has no header row.")
@@ -180,8 +184,16 @@ def _yes_no(value: str) -> bool | None:
     return None
 
 
+CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def _parse_row(cells: dict[str, str], rownum: int, channels: Sequence[str], columns: dict[str, int],
                errors: list[str]) -> RegisterRow | None:
+    for name, value in cells.items():
+        if CONTROL_RE.search(value):
+            errors.append(f"row {rownum}, column {name}: contains a line break or an invisible control character")
+    if errors:
+        return None
     pid = cells["person_id"]
     if not pid:
         errors.append(f"row {rownum}: person_id is empty")
@@ -256,6 +268,12 @@ def apply_rows(conn, rows: list[RegisterRow], channels: Sequence[str], *, source
             "SELECT person_id, given_name, family_name, grp, role, expires, never_publish, forgotten_at FROM people")}
         old_consents: dict[tuple[str, str], tuple[str, str | None]] = {
             (r[0], r[1]): (r[2], r[3]) for r in conn.execute("SELECT person_id, channel, status, expires FROM consents")}
+        folded = {pid.casefold(): pid for pid in existing}
+        clashes = [f"row {r.row}: person_id '{r.person_id}' differs from '{folded[r.person_id.casefold()]}' "
+                   "already in the register only by upper/lower case; use the same spelling"
+                   for r in rows if r.person_id not in existing and r.person_id.casefold() in folded]
+        if clashes:
+            raise RegisterError(f"{source} was not imported; nothing in the register changed:\n  " + "\n  ".join(clashes))
         new_people, person_updates, touched, consent_upserts, hist = [], [], [], [], []
         file_ids = set()
         for row in rows:

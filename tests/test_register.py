@@ -126,6 +126,11 @@ BAD_FILES = {
     "empty file": ("", r"the file is empty"),
     "only blank lines": ("\r\n\r\n  \r\n", r"the file is empty"),
     "header but no people": ([HEADER], r"has a header but no people"),
+    "NUL byte": ([HEADER, ROWS[0] + "\0"], r"row 2, column never_publish: contains .* control character"),
+    "line break in a name": ([HEADER, ROWS[0].replace("Hart", '"Ha\nrt"')], r"row 2, column family_name: contains"),
+    "runaway field": ([HEADER, ROWS[0].replace("Hart", "H" * 200_000)], r"not a readable CSV file"),
+    "id differing by case from one in the register": ([HEADER, ROWS[0].replace("P001", "p001")],
+                                                      r"row 2: person_id 'p001' differs from 'P001' already"),
 }
 
 
