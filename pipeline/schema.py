@@ -107,4 +107,13 @@ MIGRATIONS = [
         done_by    TEXT
     );
     """,
+    # 3: audit cache keyed by content hash: what the analysis was (detector settings), its outcome
+    #    (checked | unreadable) and, for unreadable files, why; when it was last used
+    """
+    ALTER TABLE audit_cache ADD COLUMN analysis TEXT NOT NULL DEFAULT '';
+    ALTER TABLE audit_cache ADD COLUMN outcome TEXT NOT NULL DEFAULT 'checked';
+    ALTER TABLE audit_cache ADD COLUMN error TEXT;
+    ALTER TABLE audit_cache ADD COLUMN format TEXT;
+    ALTER TABLE audit_cache ADD COLUMN used_at TEXT;
+    """,
 ]
