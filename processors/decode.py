@@ -28,6 +28,7 @@ Safety rules, in order:
 from __future__ import annotations
 
 import io
+import re
 import warnings
 from dataclasses import dataclass
 
@@ -232,20 +233,29 @@ def _too_many_pixels(w: int, h: int, max_pixels: int) -> RejectedImage:
 
 
 def _decode(data: bytes, kind: str, max_pixels: int) -> DecodedImage:
-    label = _LABELS.get(kind, kind)
     with warnings.catch_warnings():
-        # Our own limit (checked below, before any pixel is decoded) is the policy. Pillow's
-        # warning threshold (~89 MP) would otherwise print a warning for photos within the
-        # configured limit; Pillow's hard DecompressionBombError (~179 MP) still rejects.
+        # Our own limit (checked before any pixel is decoded) is the policy. Pillow's warning
+        # threshold (~89 MP) would otherwise print a warning for photos within the configured
+        # limit; Pillow's hard DecompressionBombError (~179 MP) still rejects. Pillow also warns
+        # about each damaged EXIF entry it skips: not something to print at a school admin.
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        try:
-            im = Image.open(io.BytesIO(data), formats=OPEN_FORMATS)
-        except Image.DecompressionBombError:
-            raise RejectedImage(
-                f"The image has far too many pixels (the limit is {max_pixels / 1_000_000:,.0f} megapixels). "
-                "Export a smaller copy and try again.", code="too_many_pixels") from None
-        except UnidentifiedImageError as exc:
-            raise RejectedImage(DAMAGED.format(detail=f"unreadable {label}"), code="damaged") from exc
+        warnings.simplefilter("ignore", UserWarning)
+        return _decode_quietly(data, kind, max_pixels)
+
+
+def _decode_quietly(data: bytes, kind: str, max_pixels: int) -> DecodedImage:
+    label = _LABELS.get(kind, kind)
+    try:
+        im = Image.open(io.BytesIO(data), formats=OPEN_FORMATS)
+    except Image.DecompressionBombError as exc:
+        # Pillow's hard ceiling, hit while reading the header: "Image size (N pixels) exceeds ..."
+        m = re.search(r"\((\d+) pixels\)", str(exc))
+        size = f"{int(m.group(1)) / 1_000_000:,.0f} megapixels; " if m else ""
+        raise RejectedImage(
+            f"The image is too large ({size}the limit is {max_pixels / 1_000_000:,.0f} megapixels). "
+            "Export a smaller copy and try again.", code="too_many_pixels") from None
+    except UnidentifiedImageError as exc:
+        raise RejectedImage(DAMAGED.format(detail=f"unreadable {label}"), code="damaged") from exc
     with im:
         w, h = im.size
         if w <= 0 or h <= 0:
@@ -301,7 +311,9 @@ def _orientation(im: Image.Image) -> int:
     """The EXIF Orientation value (1..8), read defensively; 1 when absent or unreadable."""
     value = None
     try:
-        value = im.getexif().get(0x0112)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow warns about every damaged EXIF entry
+            value = im.getexif().get(0x0112)
     except Exception:
         value = None
     if value is None:
