@@ -32,8 +32,9 @@ def import_cmd(ws, csv_file, as_json):
     updated; people not in the file are left unchanged.
     """
     summary = import_register(ws.db, csv_file, ws.config.channels, actor=actor_name())
+    report = _propagate(ws, summary.updated, "consent import")  # (review issue) reach released images
     if as_json:
-        print_json(summary.to_json())
+        print_json({**summary.to_json(), "propagation": report.to_json()})
         return
     click.echo(f"Imported {summary.source}: {len(summary.added)} added, {len(summary.updated)} updated, "
                f"{len(summary.unchanged)} unchanged.")
@@ -53,6 +54,7 @@ def import_cmd(ws, csv_file, as_json):
                    "--status granted --reason \"…\"")
     for note in summary.notes:
         click.echo(f"Note: {note}")
+    _echo_report(report)
 
 
 # ---------------------------------------------------------------- enrol
@@ -114,13 +116,15 @@ def set_cmd(ws, person, channel, status, expires, reason, as_json):
         ws.db, person, channel, status, expires=when, clear_expires=clear,
         reason=reason or "set with 'pipeline consent set'", actor=actor_name(), channels=ws.config.channels)
     today = date.today()
+    report = _propagate(ws, [person], "consent set")  # (review issue) reach released images
     if as_json:
-        print_json(_person_json(updated, ws.config.channels, today, None))
+        print_json({**_person_json(updated, ws.config.channels, today, None), "propagation": report.to_json()})
         return
     c = updated.consents[channel]
     click.echo(f"{updated.person_id} on {channel}: {c.status}"
                + (f" until {c.expires.isoformat()}" if c.expires else "")
                + f" (now counts as {updated.effective_status(channel, today)}).")
+    _echo_report(report)
 
 
 # ---------------------------------------------------------------- list / show
@@ -240,5 +244,42 @@ def forget(ws, person, yes):
                                 "(no one is at the keyboard to answer the question).")
         click.confirm(f"Forget {person} ({p.display_name})? This erases their name and reference photos "
                       "and cannot be undone", abort=True)
+    from processors.names import NamedPerson
+
+    named = [NamedPerson(p.person_id, p.given_name or "", p.family_name or "")] if p.given_name and p.family_name else []
     register.forget_person(ws.db, person, actor=actor_name())
     click.echo(f"{person} forgotten: name and reference photos erased; the history keeps only the id.")
+    _echo_report(_propagate(ws, [person], "consent forget", forgotten=named))
+
+
+# ---------------------------------------------------------------- expire (review issue)
+
+@consent.command()
+@json_option
+@workspace_option
+def expire(ws, as_json):
+    """Apply consent that has expired to every image already released.
+
+    Every released image is checked against today's register: a person whose consent expired
+    (or changed in any other way) is redacted by re-rendering the image from its original.
+    'pipeline watch' runs this check once a day by itself.
+    """
+    from pipeline.propagate import expire as run_expiry
+
+    report = run_expiry(ws, actor=actor_name())
+    if as_json:
+        print_json(report.to_json())
+        return
+    _echo_report(report)
+
+
+def _propagate(ws, people, cause: str, forgotten=()):
+    """Re-render every released image of ``people`` with the register as it is now (pipeline.propagate)."""
+    from pipeline.propagate import propagate
+
+    return propagate(ws, people, cause=cause, actor=actor_name(), forgotten=forgotten)
+
+
+def _echo_report(report) -> None:
+    for line in report.lines():
+        click.echo(line)

@@ -139,10 +139,11 @@ def propagate(ws, people: Iterable[str] | None, *, cause: str, actor: str,
         for job_id in late:
             if job_id not in done and job_id in affected:
                 _propagate_job(ws, ctx, job_id, named, cause, actor, report)
-    record_event(ws.db, "consent.propagate", actor, ids[0] if ids and len(ids) == 1 else None,
-                 {"cause": cause, "people": ids, "images_checked": report.checked,
-                  "images_changed": report.images_changed, "files_changed": report.files_changed,
-                  "takedowns": [t["id"] for t in report.takedowns]})
+    if report.checked or report.problems:
+        record_event(ws.db, "consent.propagate", actor, ids[0] if ids and len(ids) == 1 else None,
+                     {"cause": cause, "people": ids, "images_checked": report.checked,
+                      "images_changed": report.images_changed, "files_changed": report.files_changed,
+                      "takedowns": [t["id"] for t in report.takedowns]})
     return report
 
 
