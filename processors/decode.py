@@ -176,7 +176,7 @@ def _fmt_int(n: int) -> str:
 
 
 def _megabytes(n: int) -> str:
-    mb = n / 1_000_000
+    mb = n / (1024 * 1024)  # the config's max_file_mb counts 1 MB = 1024 × 1024 bytes
     return f"{mb:,.0f} MB" if mb >= 10 else f"{mb:,.1f} MB"
 
 
@@ -296,7 +296,10 @@ def _strict_jpeg_check(data: bytes) -> None:
     except ValueError as exc:
         raise ValueError(f"bad JPEG header: {exc}") from exc
     target = "CMYK" if colorspace in ("CMYK", "YCCK") else "GRAY"
-    simplejpeg.decode_jpeg(data, colorspace=target, fastdct=True, fastupsample=True, strict=True)
+    # DCT scaling (1/8) skips most of the pixel work; every entropy-coded byte is still decoded,
+    # which is where truncation and corruption show.
+    simplejpeg.decode_jpeg(data, colorspace=target, fastdct=True, fastupsample=True, min_factor=8,
+                           min_height=1, min_width=1, strict=True)
 
 
 def _png_verify(data: bytes) -> None:
@@ -357,6 +360,11 @@ def _apply_orientation(im: Image.Image, orientation: int) -> Image.Image:
     for op in _TRANSPOSE.get(orientation, ()):
         im = im.transpose(op)
     return im
+
+
+# Public names for code that needs the orientation rules without a full decode (e.g. draft thumbnails).
+read_orientation = _orientation
+apply_orientation = _apply_orientation
 
 
 # --------------------------------------------------------------------------- colour
@@ -436,4 +444,5 @@ def _icc_to_srgb(im: Image.Image, icc: bytes):
     return out, description or space
 
 
-__all__ = ["RejectedImage", "DecodedImage", "decode_image", "sniff", "ACCEPTED_FORMATS"]
+__all__ = ["RejectedImage", "DecodedImage", "decode_image", "sniff", "read_orientation", "apply_orientation",
+           "ACCEPTED_FORMATS"]

@@ -101,6 +101,9 @@ def _text(raw: bytes) -> str:
         return raw.decode("cp1252", errors="replace")
 
 
+_APP1_EXIF = re.compile(rb"\xff\xe1(..)Exif\x00", re.S)
+
+
 def _walk_jpeg(data: bytes, parts: _Parts) -> None:
     photoshop: list[bytes] = []
     pos, n = 2, len(data)
@@ -149,9 +152,11 @@ def _walk_jpeg(data: bytes, parts: _Parts) -> None:
         parts.irb.append(b"".join(photoshop))
     # EXIF blocks of further pictures in the same file (multi-picture MPO files, trailers).
     # A marker cannot occur inside entropy-coded data (0xFF is always stuffed there).
-    for m in re.finditer(rb"\xff\xe1(..)Exif\x00", data[pos:], re.S):
+    for m in _APP1_EXIF.finditer(data, pos):
+        if len(parts.exif) >= MAX_PACKETS:
+            break
         length = int.from_bytes(m.group(1), "big")
-        start = pos + m.start() + 4
+        start = m.start() + 4
         parts.add_exif(data[start:start + length - 2])
 
 
@@ -351,7 +356,9 @@ def _exifread(blob: bytes) -> dict:
 
 def _read_exif(parts: _Parts, report: MetadataReport, dates: list[str], raw: bytes, kind: str) -> None:
     tag_sets = []
-    blobs = parts.exif if parts.exif else ([raw] if kind in ("TIFF", "other") else [])
+    # Containers we cannot walk (or whose walk found nothing, e.g. a HEIF pillow-heif could not
+    # open): let exifread look for EXIF in the whole file.
+    blobs = parts.exif if parts.exif else ([raw] if kind in ("TIFF", "HEIF", "other") else [])
     for blob in blobs:
         try:
             tags = _exifread(blob)

@@ -118,6 +118,8 @@ def test_byte_limit_is_checked_first():
     exc = rejected(b"%PDF-1.7 " + b"x" * 2000, max_bytes=1000)
     assert exc.code == "too_big"
     assert "too large" in exc.reason and "limit" in exc.reason
+    exc = rejected(b"\xff\xd8\xff" + bytes(3 * 1024 * 1024), max_bytes=2 * 1024 * 1024)
+    assert exc.reason.startswith("The file is too large (3.0 MB; the limit is 2.0 MB).")
 
 
 @pytest.mark.parametrize("data, looks_like", [

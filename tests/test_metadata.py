@@ -141,8 +141,10 @@ def test_real_captions_are_not_junk(text):
 
 # --------------------------------------------------------------------------- clean files
 
-@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP"])
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "HEIF"])
 def test_a_fresh_file_reports_nothing(fmt):
+    if fmt == "HEIF":
+        pytest.importorskip("pillow_heif").register_heif_opener()
     report = inspect_metadata(encoded(noisy_image(), fmt), f"x.{fmt.lower()}")
     assert report.found == []
     assert report.texts == {} and report.person_names == [] and report.taken_date is None
@@ -343,3 +345,15 @@ def test_damaged_metadata_never_raises(tmp_path):
             assert report.found == sorted(set(report.found))
     for junk in (b"", b"\xff\xd8", b"\x89PNG\r\n\x1a\n", b"RIFF\x00\x00\x00\x00WEBP", b"hello", bytes(1000)):
         assert isinstance(inspect_metadata(junk), MetadataReport)
+
+
+def test_exif_of_a_second_picture_in_the_file_is_found():
+    """Multi-picture files (MPO, phone trailers) carry a second JPEG with its own EXIF."""
+    exif = Image.Exif()
+    gps = exif.get_ifd(0x8825)
+    gps[1], gps[2] = "N", (51.0, 30.0, 0.0)
+    first = encoded(noisy_image(), "JPEG")
+    second = encoded(noisy_image((32, 24), seed=3), "JPEG", exif=exif.tobytes())
+    assert inspect_metadata(first).found == []
+    report = inspect_metadata(first + second)
+    assert {"exif", "gps"} <= set(report.found)
