@@ -8,6 +8,7 @@ maps positions back, so the original text is edited in place.
 """
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -63,6 +64,12 @@ def _full_name_patterns(p: NamedPerson) -> list[str]:
     ]
 
 
+@functools.lru_cache(maxsize=16384)
+def _compiled_full_patterns(p: NamedPerson) -> tuple[re.Pattern, ...]:
+    """Compiled once per person: ``re``'s own cache holds 512 patterns, a register needs 7 per person."""
+    return tuple(re.compile(pat) for pat in filter(None, _full_name_patterns(p)))
+
+
 @dataclass(frozen=True)
 class NameHit:
     person_id: str
@@ -84,8 +91,8 @@ def find_names(text: str, people: list[NamedPerson], *, partial: bool = False) -
     for p in people:
         if not p.given or not p.family:
             continue
-        for pat in filter(None, _full_name_patterns(p)):
-            for m in re.finditer(pat, folded):
+        for pat in _compiled_full_patterns(p):
+            for m in pat.finditer(folded):
                 raw.append((m.start(), m.end(), p.person_id, "full"))
         if partial:
             for word, kind in ((p.given, "given"), (p.family, "family")):
