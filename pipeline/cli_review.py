@@ -33,6 +33,8 @@ def review_list(ws, as_json):
         click.echo("")
         click.echo(f"[{item['id']}] {item['source']}  (received {item['received_at'][:16].replace('T', ' ')})")
         click.echo(f"    held because: {item['reason']}")
+        for c in item["copies"]:
+            click.echo(f"    same photo received again as [{c['id']}] {c['source']}: follows this decision")
         if item["preview"]:
             click.echo(f"    redacted preview: {item['preview']}")
         for f in item["faces"]:

@@ -39,7 +39,28 @@ def held_images(ws, ctx: RunContext | None = None) -> list[dict]:
     """Every image waiting for a person's decision, oldest first (the ``review list --json`` records)."""
     ctx = (ctx or RunContext(ws)).refresh()
     rows = ws.db.execute("SELECT * FROM jobs WHERE state='done' AND status='review' ORDER BY id").fetchall()
-    return [_held_record(ws, ctx, job) for job in rows]
+    return [_held_record(ws, ctx, job) for job in rows if _duplicate_of(job) is None]
+
+
+def _duplicate_of(job) -> int | None:
+    """The job a copy of the same photo was recorded against (decided with it, never on its own)."""
+    return json.loads(job["result_json"] or "{}").get("duplicate_of")
+
+
+def _copies(conn, job_id: int) -> list:
+    """Later copies of the same photo still held with it."""
+    rows = conn.execute("SELECT * FROM jobs WHERE state='done' AND status='review' AND id != ?", (job_id,))
+    return [r for r in rows if _duplicate_of(r) == job_id]
+
+
+def _settle_copies(conn, job, status: str, actor: str, at: str) -> None:
+    """Copies follow the decision on the first one (a released copy has no outputs of its own)."""
+    for copy in _copies(conn, job["id"]):
+        reason = f"duplicate of {job['source']} (job {job['id']}, {status} on review by {actor})"
+        conn.execute("UPDATE jobs SET status=?, reason=? WHERE id=?", (status, reason, copy["id"]))
+        update_result(conn, copy, status=status, reason=reason)
+        record_event(conn, f"review.{'release' if status == 'released' else 'block'}", actor, None,
+                     {"job_id": copy["id"], "duplicate_of": job["id"]}, at=at)
 
 
 def held_image(ws, job_id: int, ctx: RunContext | None = None) -> dict:
@@ -72,6 +93,7 @@ def _held_record(ws, ctx, job) -> dict:
         "ready": status == "released",
         "on_release": _on_release_text(status, summary, work, ctx),
         "decisions": _decisions_so_far(ws.db, job["id"]),
+        "copies": [{"id": c["id"], "source": c["source"]} for c in _copies(ws.db, job["id"])],
     }
 
 
@@ -107,6 +129,10 @@ def _held_job(ws, job_id: int):
         state = job["status"] or "still being processed"
         raise UserError(f"Image {job_id} ({job['source']}) is not waiting for review: it is {state}. "
                         "'pipeline review list' shows the held images.")
+    first = _duplicate_of(job)
+    if first is not None:
+        raise UserError(f"Image {job_id} ({job['source']}) is a copy of image {first}: decide image {first} "
+                        "and this copy follows that decision.")
     return job
 
 
@@ -152,6 +178,7 @@ def identify(ws, job_id: int, face_idx: int, person: str, *, actor: str, ctx: Ru
             update_result(ws.db, job, work, status="blocked", reason=reason)
             record_event(ws.db, "review.block", actor, None,
                          {"job_id": job_id, "automatic": True, "reason": "never publish"}, at=at)
+            _settle_copies(ws.db, job, "blocked", actor, at)
         else:
             update_result(ws.db, job, work)
     if status == "blocked":
@@ -171,7 +198,11 @@ def release(ws, job_id: int, *, actor: str, ctx: RunContext | None = None) -> di
     """
     ctx = (ctx or RunContext(ws)).refresh()
     job = _held_job(ws, job_id)
-    work = redecided(load_faces(ws.db, job_id), ctx)
+    stored = load_faces(ws.db, job_id)
+    if len(stored) != len(json.loads(job["result_json"] or "{}").get("faces", [])):
+        raise UserError(f"Image {job_id} cannot be released: its face records are incomplete. Block it with "
+                        f"'pipeline review decide {job_id} --block' and drop the photo into the inbox again.")
+    work = redecided(stored, ctx)
     blocking = [w for w in work if "block" in w["decisions"].values()]
     if blocking:
         which = ", ".join(str(w["idx"]) for w in blocking)
@@ -215,6 +246,7 @@ def release(ws, job_id: int, *, actor: str, ctx: RunContext | None = None) -> di
                           "VALUES (?,?,?,?,?,?)", (job_id, None, "release", None, at, actor))
             record_event(ws.db, "review.release", actor, None,
                          {"job_id": job_id, "outputs": outputs, "reason": reason}, at=at)
+            _settle_copies(ws.db, job, "released", actor, at)
     if decided_elsewhere is not None:
         if decided_elsewhere != "released":  # someone blocked it meanwhile: take back what was just written
             for rel in outputs.values():
@@ -239,6 +271,7 @@ def block(ws, job_id: int, *, actor: str) -> dict:
         ws.db.execute("INSERT INTO review_decisions(job_id, face_idx, decision, person_id, at, actor) "
                       "VALUES (?,?,?,?,?,?)", (job_id, None, "block", None, at, actor))
         record_event(ws.db, "review.block", actor, None, {"job_id": job_id}, at=at)
+        _settle_copies(ws.db, job, "blocked", actor, at)
     remove_preview(ws, job_id)
     return {"id": job_id, "source": job["source"], "status": "blocked", "reason": reason}
 
