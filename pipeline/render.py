@@ -10,7 +10,9 @@ from pathlib import Path
 
 from PIL import Image
 
-from processors.output import encode_jpeg, write_atomic
+import math
+
+from processors.output import encode_jpeg, resized, write_atomic
 from processors.redact import redact
 
 
@@ -19,6 +21,14 @@ def redacted_boxes(faces: list[dict], channel: str | None) -> list:
     if channel is None:
         return [f["box"] for f in faces if any(d != "keep" for d in f["decisions"].values())]
     return [f["box"] for f in faces if f["decisions"].get(channel) != "keep"]
+
+
+def scale_box(box, scale: float) -> tuple[int, int, int, int]:
+    """A face box in the coordinates of a resized image, rounded outwards (never smaller)."""
+    top, right, bottom, left = box
+    if scale == 1:
+        return (int(top), int(right), int(bottom), int(left))
+    return (math.floor(top * scale), math.ceil(right * scale), math.ceil(bottom * scale), math.floor(left * scale))
 
 
 def render_channels(ws, image: Image.Image, faces: list[dict], channels: list[str], stem: str,
