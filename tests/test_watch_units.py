@@ -285,18 +285,21 @@ def test_a_new_watcher_waits_for_orphaned_workers(workspace):
         proc.wait()
 
 
-def test_stale_temporary_files_are_removed_fresh_ones_kept(workspace):
+def test_temporary_files_of_dead_writers_are_removed_live_ones_kept(workspace):
     from watch_folders.leftovers import remove_stale_temp_files
 
-    old = workspace / "approved" / "website" / ".2026-01-01_abc.jpg.k2j3h4g5.tmp"
+    dead = workspace / "approved" / "website" / ".2026-01-01_abc.jpg.k2j3h4g5.tmp"
     fresh = workspace / "approved" / "social" / ".2026-01-01_abc.jpg.zz11yy22.tmp"
+    held = workspace / "review" / ".7.jpg.aa11bb22.tmp"
     real = workspace / "approved" / "website" / "2026-01-01_abc.jpg"
-    for p in (old, fresh, real):
+    for p in (dead, fresh, held, real):
         p.write_bytes(b"x")
-    os.utime(old, (time.time() - 600, time.time() - 600))
-    os.utime(real, (time.time() - 600, time.time() - 600))
-    assert remove_stale_temp_files(workspace) == [old]
-    assert fresh.exists() and real.exists() and not old.exists()
+    for p in (dead, held, real):
+        os.utime(p, (time.time() - 600, time.time() - 600))
+    with open(held, "rb"):  # a writer still has it open (e.g. a paused process): never removed
+        assert remove_stale_temp_files(workspace) == [dead]
+    assert fresh.exists() and real.exists() and held.exists() and not dead.exists()
+    assert remove_stale_temp_files(workspace) == [held]
 
 
 def test_worker_reports_a_file_that_vanished(tmp_path):

@@ -131,6 +131,8 @@ class Watcher:
         self._told: set[tuple] = set()
         self._observer = None
         self._last_purge = 0.0
+        self._last_expiry = 0.0
+        self._expiry: cf.Future | None = None
 
     # ---- lifecycle ---------------------------------------------------------------------------
     def run(self) -> Summary:
@@ -149,6 +151,7 @@ class Watcher:
             self._start_pool()
             self._recover()
             self._maybe_purge()
+            self._maybe_expire()
             if not self.once:
                 self._start_observer()
                 log.info("watching %s (%s mode, %d worker%s); stop with Ctrl-C or SIGTERM",
@@ -224,6 +227,35 @@ class Watcher:
             self.summary.recovered += 1
             self._report(rec, source=rec.get("source", "?"), prefix="(recovered) ")
 
+    def _maybe_expire(self) -> None:
+        """Once a day, in a worker: released images whose consent expired are re-rendered or retracted."""
+        if self._expiry is not None:
+            if not self._expiry.done():
+                return
+            self._collect_expiry()
+        now = time.monotonic()
+        if self._last_expiry and now - self._last_expiry < PURGE_EVERY_SECONDS:
+            return
+        self._last_expiry = now
+        try:
+            self._expiry = self._pool.submit(worker.expire_due, self.actor)
+        except (BrokenProcessPool, RuntimeError):
+            self._expiry = None
+
+    def _collect_expiry(self) -> None:
+        fut, self._expiry = self._expiry, None
+        try:
+            result = fut.result()
+        except Exception as exc:  # a crashed worker: retried tomorrow
+            log.error("the daily consent-expiry check failed: %s", exc)
+            return
+        if result["kind"] == "error":
+            log.error("the daily consent-expiry check failed: %s", result["error"])
+            log.debug(result.get("trace", ""))
+            return
+        for line in result["lines"]:
+            log.info("expiry    %s", line)
+
     def _maybe_purge(self) -> None:
         now = time.monotonic()
         if self._last_purge and now - self._last_purge < PURGE_EVERY_SECONDS:
@@ -288,6 +320,12 @@ class Watcher:
             done, _ = cf.wait(list(self._in_flight), timeout=1.0)
             for fut in done:
                 self._collect(fut)
+        if self._expiry is not None:
+            if self._expiry.cancel():
+                self._expiry = None
+            else:
+                cf.wait([self._expiry])
+                self._collect_expiry()
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
         if self._observer is not None:
@@ -299,9 +337,13 @@ class Watcher:
             self._wake.clear()
             pending = self._pass()
             if self.once and pending == 0 and not self._in_flight:
+                if self._expiry is not None:
+                    cf.wait([self._expiry])
+                    self._collect_expiry()
                 break
             if not self.once:
                 self._maybe_purge()
+                self._maybe_expire()
             if self._in_flight:
                 done, _ = cf.wait(list(self._in_flight), timeout=self.tick, return_when=cf.FIRST_COMPLETED)
                 for fut in done:
@@ -329,6 +371,10 @@ class Watcher:
             if relative(self.root, path) not in self.summary.stuck:
                 self.summary.stuck.append(relative(self.root, path))
         in_hand = {e.path for e in self._in_flight.values()}
+        # Files of equal size are never processed at the same time: identical content (the same photo
+        # dropped twice) always has equal size, and the second must see the first one's finished job
+        # to be recorded as its duplicate instead of being processed twice.
+        sizes_in_hand = {e.sig[0] for e in self._in_flight.values()}
         pending = 0
         for e in sorted(scan.entries, key=lambda e: os.fsencode(e.path)):
             if self._stopping:
@@ -356,7 +402,7 @@ class Watcher:
             if e.kind in QUARANTINE_REASONS:
                 self._quarantine(e)
                 continue
-            if len(self._in_flight) >= self.max_in_flight:
+            if len(self._in_flight) >= self.max_in_flight or e.sig[0] in sizes_in_hand:
                 pending += 1
                 continue
             check = not (long or e.kind in NEVER_DECODE or self.tracker.is_incomplete(e.path))
@@ -370,6 +416,7 @@ class Watcher:
             self._in_flight[fut] = e
             self._pool_of[fut] = self._pool
             in_hand.add(e.path)
+            sizes_in_hand.add(e.sig[0])
         return pending
 
     def _collect(self, fut: cf.Future) -> None:
@@ -399,7 +446,7 @@ class Watcher:
             if not result.get("changed"):
                 self.tracker.mark_incomplete(entry.path, entry.sig)
                 self._tell_once(("waiting", entry.path, entry.sig), logging.INFO,
-                                "waiting   %s (%s; if it has not changed %.1f s from now, it is processed as it is)",
+                                "waiting   %s (%s; it is processed as it is if it stays unchanged for %.1f s)",
                                 for_log(source), result["why"], self.tracker.settle_seconds)
         elif kind == "vanished":
             self.tracker.forget(entry.path)

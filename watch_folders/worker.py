@@ -137,6 +137,24 @@ def recover_jobs() -> dict:
             os._exit(0)
 
 
+def expire_due(actor: str) -> dict:
+    """The daily consent-expiry check of released images (pipeline.propagate.expire_if_due)."""
+    global _busy
+    _busy = True
+    try:
+        from pipeline.propagate import expire_if_due
+
+        report = expire_if_due(_ws, actor=actor)
+        return {"kind": "expired", "lines": report.lines() if report is not None and report.changes else [],
+                "ran": report is not None}
+    except Exception as exc:
+        return {"kind": "error", "error": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc()}
+    finally:
+        _busy = False
+        if _parent_gone or not _parent_alive():
+            os._exit(0)
+
+
 def ping() -> int:
     """Used to start the workers (and load the face models) before work arrives."""
     return os.getpid()
