@@ -1,0 +1,136 @@
+"""The expensive part of an audit, for one file, in a worker process: read, metadata, decode, faces.
+
+Runs in a ``ProcessPoolExecutor`` worker. It reads the file itself (read-only, see
+``audit_files``) so no photo travels between processes, and returns a small,
+picklable result: the content hash of exactly the bytes it analysed, the metadata
+inspection and the face boxes with their encodings (raw float64 bytes). Matching
+against the register is *not* done here: it is cheap, and it is what changes
+when consent changes, so the coordinator does it from the cached encodings.
+
+Faces are found with ``pipeline.analyse.find_faces`` — exactly the detection and
+encoding of the release path, so the audit sees the faces the release path sees.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+
+from pipeline.audit_files import hash_file, read_bytes, why_unreadable
+
+METADATA_HEAD = 4 * 1024 * 1024  # bytes read from a file too large to check, for its metadata
+
+
+def settings_for(config) -> dict:
+    """What a worker needs from the workspace configuration (plain, picklable)."""
+    limits = config["limits"]
+    return {
+        "max_bytes": int(limits["max_file_mb"] * 1024 * 1024),
+        "max_pixels": int(limits["max_megapixels"] * 1_000_000),
+        "faces": dict(config["faces"]),
+    }
+
+
+def analyse_file(path: str, settings: dict) -> dict:
+    """Analyse one file. Never raises: a failure is an ``unreadable`` result with a plain reason."""
+    try:
+        return _analyse(path, settings)
+    except OSError as exc:
+        return _unreadable(None, why_unreadable(exc), cacheable=False)
+    except MemoryError:
+        return _unreadable(None, "the photo is too large to check on this computer", cacheable=False)
+    except Exception as exc:  # never let one file stop the audit
+        return _unreadable(None, f"the photo could not be checked ({type(exc).__name__}: {exc})", cacheable=False)
+
+
+def _analyse(path: str, settings: dict) -> dict:
+    from processors.decode import RejectedImage, decode_image
+    from processors.metadata import inspect_metadata
+
+    name = os.path.basename(path)
+    max_bytes = settings["max_bytes"]
+    size = os.stat(path, follow_symlinks=False).st_size
+    if size > max_bytes:
+        sha = hash_file(path)[0]
+        metadata = _metadata_dict(inspect_metadata(read_bytes(path, METADATA_HEAD), name))
+        return _unreadable(sha, f"the file is too large to check for faces ({size / 1e6:,.0f} MB; the limit is "
+                                f"{max_bytes / 1e6:,.0f} MB, [limits] max_file_mb in pipeline.toml)",
+                           metadata=metadata)
+    data = read_bytes(path, max_bytes + 1)
+    sha = hashlib.sha256(data).hexdigest()
+    metadata = _metadata_dict(inspect_metadata(data, name))
+    try:
+        decoded = decode_image(data, name=name, max_bytes=max_bytes, max_pixels=settings["max_pixels"])
+        image, fmt = decoded.image, decoded.format
+    except RejectedImage as exc:
+        # The release path accepts four formats; an archive also holds scans (TIFF), GIFs and BMPs,
+        # which can show a child just as well. They are checked here, never released.
+        other = decode_archive_format(data, settings["max_pixels"]) if exc.code == "unsupported_type" else None
+        if other is None:
+            return _unreadable(sha, exc.reason, metadata=metadata)
+        image, fmt = other
+    del data
+    try:
+        faces = _find_faces(image, settings["faces"])
+    except MemoryError:
+        raise
+    except Exception as exc:
+        return _unreadable(sha, f"the photo could not be checked for faces ({exc})", metadata=metadata,
+                           cacheable=False)
+    return {"sha256": sha, "outcome": "checked", "error": None, "format": fmt,
+            "width": image.width, "height": image.height, "faces": faces, "metadata": metadata,
+            "cacheable": True}
+
+
+ARCHIVE_FORMATS = ["TIFF", "GIF", "BMP"]
+
+
+def decode_archive_format(data: bytes, max_pixels: int):
+    """``(RGB image with EXIF orientation applied, format)`` for a TIFF, GIF or BMP, else None."""
+    import io
+    import warnings
+
+    from PIL import Image, ImageOps
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=ARCHIVE_FORMATS) as im:
+                if im.width * im.height > max_pixels or im.width <= 0 or im.height <= 0:
+                    return None
+                im.seek(0)
+                im.load()
+                fmt = im.format
+                upright = ImageOps.exif_transpose(im)
+                rgb = upright.convert("RGBA") if upright.mode in ("P", "PA", "LA", "RGBA") else upright
+                if rgb.mode == "RGBA":
+                    base = Image.new("RGBA", rgb.size, (255, 255, 255, 255))
+                    base.alpha_composite(rgb)
+                    rgb = base
+                return rgb.convert("RGB"), fmt
+    except Exception:
+        return None
+
+
+def _find_faces(image, faces_cfg: dict) -> list[dict]:
+    import numpy as np
+
+    from pipeline.analyse import find_faces
+    from pipeline.jobs import encoding_blob
+
+    return [{"box": [int(v) for v in f["box"]], "encoding": encoding_blob(f.get("encoding"))}
+            for f in find_faces(np.asarray(image), faces_cfg)]
+
+
+def _metadata_dict(report) -> dict:
+    return {"found": list(report.found), "texts": dict(report.texts), "person_names": list(report.person_names),
+            "taken_date": report.taken_date, "problems": list(report.problems)}
+
+
+def _unreadable(sha: str | None, reason: str, *, metadata: dict | None = None, cacheable: bool = True) -> dict:
+    return {"sha256": sha, "outcome": "unreadable", "error": reason, "format": None, "width": None,
+            "height": None, "faces": [], "metadata": metadata or _metadata_dict_empty(),
+            "cacheable": cacheable and sha is not None}
+
+
+def _metadata_dict_empty() -> dict:
+    return {"found": [], "texts": {}, "person_names": [], "taken_date": None, "problems": []}
