@@ -25,6 +25,15 @@ class Analysis:
     size: tuple[int, int] | None = None
     taken_date: str | None = None
     metadata: MetadataReport | None = None
+    # ``image`` may be a draft (DCT-scaled) decode: its size is ``size × scale``. Face boxes are always
+    # in the coordinates of the full, orientation-corrected original; ``faces_on_image`` maps them.
+    scale: float = 1.0
+
+    def faces_on_image(self) -> list[dict]:
+        """``faces`` with their boxes in the coordinates of ``image`` (for redaction)."""
+        if self.scale == 1.0 or self.image is None:
+            return self.faces
+        return [{**f, "box": scale_box(f["box"], self.scale, self.image.size)} for f in self.faces]
 
     def public(self) -> dict:
         return {
@@ -48,14 +57,22 @@ def analyse(data: bytes, *, name: str, ctx) -> Analysis:
     cfg = ctx.ws.config
     limits = cfg["limits"]
     try:
+        # One decode per file, DCT-scaled (JPEG) to what the rest needs: the detector's working
+        # size and the released image's long edge. Nothing later decodes the file again.
         decoded = decode_image(data, name=name, max_bytes=int(limits["max_file_mb"] * 1024 * 1024),
-                               max_pixels=int(limits["max_megapixels"] * 1_000_000))
+                               max_pixels=int(limits["max_megapixels"] * 1_000_000),
+                               min_long_edge=int(cfg["output"]["max_edge"]), min_pixels=detector_pixels())
     except RejectedImage as exc:
         return Analysis("rejected", f"Rejected: {exc.reason}")
     metadata = inspect_metadata(data, name)
     image = decoded.image
     try:
+        # On a draft image a face must reach min_recognisable_size *in that image* to be encoded
+        # (stricter than in the original, so never less safe); boxes go back to original coordinates.
         faces = find_faces(np.asarray(image), cfg["faces"])
+        if decoded.scale != 1.0:
+            for f in faces:
+                f["box"] = scale_box(f["box"], 1.0 / decoded.scale, decoded.original_size)
     except Exception as exc:  # never release what we could not check
         log.exception("face analysis failed for %s", name)
         return Analysis("rejected", f"Rejected: the photo could not be checked for faces ({exc}); "
@@ -64,7 +81,23 @@ def analyse(data: bytes, *, name: str, ctx) -> Analysis:
     status, reason = image_status(
         [_fd(f) for f in faces], ctx.channels,
         release_when_all_blurred=cfg["channels"]["release_when_all_blurred"])
-    return Analysis(status, reason, faces, image, image.size, metadata.taken_date, metadata)
+    return Analysis(status, reason, faces, image, decoded.original_size, metadata.taken_date, metadata,
+                    scale=decoded.scale)
+
+
+def detector_pixels() -> int:
+    """Pixels the face detector works at (it scales larger images down itself)."""
+    return int(getattr(DetectOptions(), "upright_megapixels", 3.0) * 1_000_000)
+
+
+def scale_box(box, factor: float, size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """``(top, right, bottom, left)`` multiplied by ``factor``, rounded outwards, kept inside ``size``."""
+    import math
+
+    top, right, bottom, left = box
+    w, h = size
+    return (max(0, math.floor(top * factor)), min(w - 1, math.ceil(right * factor)),
+            min(h - 1, math.ceil(bottom * factor)), max(0, math.floor(left * factor)))
 
 
 def find_faces(rgb: np.ndarray, faces_cfg: dict) -> list[dict]:

@@ -70,6 +70,9 @@ class DecodedImage:
     original_size: tuple[int, int]  # (w, h) after orientation
     orientation: int = 1  # the EXIF orientation that was applied (1 = none)
     converted_from_profile: str | None = None  # description of the ICC profile converted to sRGB, if any
+    # ``image.size / original_size``: 1.0 unless a draft decode (``min_long_edge``/``min_pixels``) was
+    # asked for and the JPEG could be DCT-scaled by 1/2, 1/4 or 1/8.
+    scale: float = 1.0
 
 
 # --------------------------------------------------------------------------- sniffing
@@ -180,8 +183,15 @@ def _megabytes(n: int) -> str:
     return f"{mb:,.0f} MB" if mb >= 10 else f"{mb:,.1f} MB"
 
 
-def decode_image(data: bytes, *, name: str, max_bytes: int, max_pixels: int) -> DecodedImage:
+def decode_image(data: bytes, *, name: str, max_bytes: int, max_pixels: int,
+                 min_long_edge: int | None = None, min_pixels: int | None = None) -> DecodedImage:
     """Validate and decode ``data`` (the bytes of the file called ``name``).
+
+    By default the image is decoded at full resolution. Draft mode: with ``min_long_edge`` and/or
+    ``min_pixels``, a JPEG is decoded DCT-scaled (1/2, 1/4 or 1/8: libjpeg skips the work) to the
+    smallest size that still has at least that long edge and that many pixels; ``scale`` and
+    ``original_size`` of the result say how it relates to the full picture. Validation is the same
+    in both modes (the whole file is still checked). Other formats are always decoded in full.
 
     Raises :class:`RejectedImage` with a plain reason for anything that must not be processed;
     never raises anything else for a bad input.
@@ -205,7 +215,7 @@ def decode_image(data: bytes, *, name: str, max_bytes: int, max_pixels: int) -> 
                             code="unsupported_type")
 
     try:
-        return _decode(data, kind, max_pixels)
+        return _decode(data, kind, max_pixels, (min_long_edge or 0, min_pixels or 0))
     except RejectedImage:
         raise
     except MemoryError:
@@ -232,7 +242,7 @@ def _too_many_pixels(w: int, h: int, max_pixels: int) -> RejectedImage:
         code="too_many_pixels")
 
 
-def _decode(data: bytes, kind: str, max_pixels: int) -> DecodedImage:
+def _decode(data: bytes, kind: str, max_pixels: int, draft: tuple[int, int] = (0, 0)) -> DecodedImage:
     with warnings.catch_warnings():
         # Our own limit (checked before any pixel is decoded) is the policy. Pillow's warning
         # threshold (~89 MP) would otherwise print a warning for photos within the configured
@@ -240,10 +250,10 @@ def _decode(data: bytes, kind: str, max_pixels: int) -> DecodedImage:
         # about each damaged EXIF entry it skips: not something to print at a school admin.
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         warnings.simplefilter("ignore", UserWarning)
-        return _decode_quietly(data, kind, max_pixels)
+        return _decode_quietly(data, kind, max_pixels, draft)
 
 
-def _decode_quietly(data: bytes, kind: str, max_pixels: int) -> DecodedImage:
+def _decode_quietly(data: bytes, kind: str, max_pixels: int, draft: tuple[int, int] = (0, 0)) -> DecodedImage:
     label = _LABELS.get(kind, kind)
     try:
         im = Image.open(io.BytesIO(data), formats=OPEN_FORMATS)
@@ -273,14 +283,28 @@ def _decode_quietly(data: bytes, kind: str, max_pixels: int) -> DecodedImage:
 
         if getattr(im, "n_frames", 1) > 1:
             im.seek(0)
+        if fmt == "JPEG" and draft != (0, 0):
+            _draft(im, *draft)
         im.load()
         icc = im.info.get("icc_profile") or None
         orientation = _orientation(im) if fmt != "HEIF" else 1  # libheif already applied irot/imir
         pixels, converted = _to_rgb(im, icc)  # always a new image, independent of the file
     pixels = _apply_orientation(pixels, orientation)
     pixels.info = {}
-    return DecodedImage(image=pixels, format=fmt, original_size=pixels.size, orientation=orientation,
-                        converted_from_profile=converted)
+    full = (h, w) if orientation in (5, 6, 7, 8) else (w, h)
+    return DecodedImage(image=pixels, format=fmt, original_size=full, orientation=orientation,
+                        converted_from_profile=converted, scale=pixels.width / full[0])
+
+
+def _draft(im: Image.Image, min_long_edge: int, min_pixels: int) -> None:
+    """Ask libjpeg for the largest DCT scaling (8, 4, 2) whose result keeps ``min_long_edge``
+    and ``min_pixels``; nothing when none does."""
+    w, h = im.size
+    for factor in (8, 4, 2):
+        sw, sh = w // factor, h // factor
+        if sw >= 1 and sh >= 1 and max(sw, sh) >= min_long_edge and sw * sh >= min_pixels:
+            im.draft(None, (sw, sh))
+            return
 
 
 _LABELS = {"JPEG": "JPEG", "PNG": "PNG", "WEBP": "WebP", "HEIF": "HEIC"}
