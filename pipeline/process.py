@@ -89,10 +89,10 @@ def _run(ws, ctx, job_id, source, sha, data, name, original: Path, caption) -> d
     elif result.status == "released":
         captions = channel_captions(caption, result, ctx, ws.config)
         stem = f"{_job_date(ws, job_id)}_{sha[:12]}"
-        outputs, shas = render_channels(ws, result.image, result.faces, ctx.channels, stem, captions)
+        outputs, shas = render_channels(ws, result.image, result.faces_on_image(), ctx.channels, stem, captions)
         record["outputs"], record["captions"], record["_output_sha"] = outputs, captions, shas
     elif result.status == "review":
-        record["preview"] = render_preview(ws, result.image, result.faces, job_id)
+        record["preview"] = render_preview(ws, result.image, result.faces_on_image(), job_id)
     jobs.finish(ws.db, job_id, record, faces=result.faces, caption=caption, original_path=ws.rel(kept_at),
                 size=result.size, taken_date=result.taken_date)
     return {k: v for k, v in record.items() if not k.startswith("_")}
