@@ -38,17 +38,34 @@ def render_channels(ws, image: Image.Image, faces: list[dict], channels: list[st
     Channels that redact the same faces share one redaction and one encoding.
     Returns ``(outputs, sha256s)``: workspace-relative paths and content hashes per channel.
     """
-    red = ws.config["redaction"]
-    out_cfg = ws.config["output"]
+    return write_channels(ws, encode_channels(ws.config, image, faces, channels), stem, captions, existing)
+
+
+def encode_channels(config, image: Image.Image, faces: list[dict], channels: list[str]) -> dict[str, bytes]:
+    """Each channel's released JPEG, in memory; touches no file (so it can run on a worker).
+
+    Channels that redact the same faces share one redaction and one encoding.
+    """
+    red = config["redaction"]
+    out_cfg = config["output"]
     encoded: dict[tuple, bytes] = {}
-    outputs, shas = {}, {}
+    per_channel: dict[str, bytes] = {}
     for channel in channels:
         boxes = redacted_boxes(faces, channel)
         key = tuple(sorted(tuple(b) for b in boxes))
         if key not in encoded:
             pixels = redact(image, boxes, style=red["style"], padding=red["padding"]) if boxes else image
             encoded[key] = encode_jpeg(pixels, max_edge=out_cfg["max_edge"], quality=out_cfg["jpeg_quality"])
-        data = encoded[key]
+        per_channel[channel] = encoded[key]
+    return per_channel
+
+
+def write_channels(ws, per_channel: dict[str, bytes], stem: str, captions: dict[str, str],
+                   existing: dict[str, str] | None = None) -> tuple[dict, dict]:
+    """Write each channel's JPEG (from ``encode_channels``) and caption atomically; returns
+    ``(outputs, sha256s)`` like ``render_channels``."""
+    outputs, shas = {}, {}
+    for channel, data in per_channel.items():
         rel = (existing or {}).get(channel) or f"approved/{channel}/{stem}.jpg"
         dest = ws.root / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -66,10 +83,19 @@ def render_channels(ws, image: Image.Image, faces: list[dict], channels: list[st
 
 def render_preview(ws, image: Image.Image, faces: list[dict], job_id: int) -> str:
     """A redacted preview for the review queue: every face not kept everywhere is redacted."""
-    red = ws.config["redaction"]
+    return write_preview(ws, encode_preview(ws.config, image, faces), job_id)
+
+
+def encode_preview(config, image: Image.Image, faces: list[dict]) -> bytes:
+    """The review preview's JPEG, in memory (every face not kept everywhere redacted)."""
+    red = config["redaction"]
     pixels = redact(image, redacted_boxes(faces, None), style=red["style"], padding=red["padding"])
+    return encode_jpeg(pixels, max_edge=1600, quality=85)
+
+
+def write_preview(ws, data: bytes, job_id: int) -> str:
     rel = f"review/{job_id}.jpg"
-    write_atomic(ws.root / rel, encode_jpeg(pixels, max_edge=1600, quality=85), mode=0o600)
+    write_atomic(ws.root / rel, data, mode=0o600)
     return rel
 
 
