@@ -44,6 +44,10 @@ def audit(ws, paths, channels, fmt, output):
     if unknown:
         raise UserError(f"'{unknown[0]}' is not a configured channel; the channels are: "
                         f"{', '.join(ws.config.channels)} (see [channels] names in pipeline.toml).")
+    holds_workspace = [p for p in paths if os.path.isdir(p) and is_within(ws.root, p)]
+    if holds_workspace:
+        raise UserError(f"The workspace {ws.root} is inside {holds_workspace[0]}, and the audit never writes into "
+                        "the folders it checks. Audit the folders next to the workspace, or its approved/ folder.")
     if output is not None:
         inside = [p for p in paths if os.path.isdir(p) and is_within(Path(output).parent, p)]
         if inside:

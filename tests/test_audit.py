@@ -369,3 +369,163 @@ def test_released_folder_audits_clean(audited, tmp_path):
     assert all(x["ok"] and not x["findings"] for x in recs)
     # obama is still there, recognised and fine; biden's blurred face is not a face any more
     assert sorted(f["person"] for x in recs for f in x["faces"]) == ["obama", "obama"]
+
+
+# --------------------------------------------------------------------------- units: no fixtures needed
+
+def test_opens_nothing_for_writing_and_follows_no_link(workspace, tmp_path, monkeypatch):
+    """Every open of the audit is read-only; pipes are never opened; links are never followed."""
+    from pipeline.audit import Auditor
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("Barack Obama\n")
+    tree = tmp_path / "tree"
+    (tree / ".hidden" / "deeper").mkdir(parents=True)
+    (tree / ".hidden" / "deeper" / "minutes.txt").write_text("nothing to see\n")
+    (tree / "blob.bin").write_bytes(os.urandom(5000))
+    os.mkfifo(tree / "pipe")
+    os.symlink(outside / "secret.txt", tree / "link.txt")
+    os.symlink(outside, tree / "linked folder")
+    opened = []
+    real_open = os.open
+
+    def spy(path, flags, *args, **kwargs):
+        opened.append((str(path), flags))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", spy)
+    from pipeline.workspace import open_workspace
+
+    ws = open_workspace(workspace)
+    try:
+        reports = {str(Path(r.path).relative_to(tree)): r for r in Auditor(ws).run([str(tree)])}
+    finally:
+        ws.close()
+    assert set(reports) == {".hidden/deeper/minutes.txt", "blob.bin", "pipe", "link.txt", "linked folder"}
+    in_tree = [(p, f) for p, f in opened if p.startswith(str(tree))]
+    assert in_tree, "the spy saw the audit's opens"
+    writing = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+    assert all(f & writing == 0 and f & os.O_NOFOLLOW for _, f in in_tree)
+    assert not [p for p, _ in opened if p.startswith(str(outside))]
+    assert not [p for p, _ in in_tree if p.endswith(("pipe", "link.txt", "linked folder"))]
+    assert "not a regular file" in reports["pipe"].note
+    assert "not followed" in reports["link.txt"].note and "not followed" in reports["linked folder"].note
+    assert reports["link.txt"].findings == []   # the name inside the linked file was never read
+
+
+def _register_ctx(unknown="blur"):
+    from datetime import date
+
+    from consent.matching import Gallery, Tolerances
+    from consent.register import ChannelConsent, Person
+    from processors.names import NamedPerson
+
+    def person(pid, given, family, consents, *, never=False, expires=None):
+        return Person(pid, given, family, "Y4", "pupil", expires, never, False,
+                      {c: ChannelConsent(s) for c, s in consents.items()})
+
+    people = {
+        "P1": person("P1", "Amelia", "Hart", {"website": "granted", "social": "refused"}),
+        "P2": person("P2", "Zoë", "Brontë", {"website": "granted", "social": "granted"}, never=True),
+        "P3": person("P3", "Sam", "Okafor", {"website": "withdrawn", "social": "granted"},
+                     expires=date(2020, 1, 1)),
+    }
+    refs = np.zeros((3, 128))
+    refs[1, 0] = 1.0
+    refs[2, 1] = 1.0
+    return SimpleNamespace(
+        gallery=Gallery(["P1", "P2", "P3"], refs), tolerances=Tolerances(), people=people,
+        named=[NamedPerson(p.person_id, p.given_name, p.family_name) for p in people.values()],
+        today=lambda: date(2026, 6, 1), ws=SimpleNamespace(config={"faces": {"unknown": unknown}}))
+
+
+def test_face_findings_follow_the_release_decisions():
+    from pipeline.audit import face_findings as decide
+    from pipeline.jobs import encoding_blob
+
+    ctx = _register_ctx(unknown="review")
+    near = np.zeros(128)
+    near[5] = 0.3                          # 0.3 from P1: identified
+    maybe = np.zeros(128)
+    maybe[0], maybe[5] = 0.5, 0.4          # 0.64 from P1, 0.64 from P2 …
+    maybe_p2 = np.zeros(128)
+    maybe_p2[0], maybe_p2[5] = 1.0, 0.55   # 0.55 from P2 (never publish): uncertain
+    p3 = np.zeros(128)
+    p3[1] = 1.0                            # P3 exactly: identified, expired everywhere / withdrawn on website
+    faces = [{"box": [10, 50, 50, 10], "encoding": encoding_blob(e)} for e in (near, maybe, maybe_p2, p3)]
+    faces.append({"box": [0, 5, 5, 0], "encoding": None})   # too small to recognise
+    records, findings = decide(faces, ctx, ["website", "social"])
+    got = {(f["face"], f["channel"]): (f["kind"], f["person"]) for f in findings}
+    assert got == {
+        (0, "social"): ("face_refused", "P1"),
+        (1, "website"): ("face_unknown", None), (1, "social"): ("face_unknown", None),
+        (2, "website"): ("face_never_publish", "P2"), (2, "social"): ("face_never_publish", "P2"),
+        (3, "website"): ("face_withdrawn", "P3"), (3, "social"): ("face_expired", "P3"),
+        (4, "website"): ("face_unknown", None), (4, "social"): ("face_unknown", None),
+    }
+    assert records[4]["too_small"] is True and records[0]["name"] == "Amelia Hart"
+    # an uncertain face of someone who may be published is face_uncertain, with the candidate named
+    ctx.people["P2"] = ctx.people["P2"].__class__(**{**ctx.people["P2"].__dict__, "never_publish": False})
+    _, findings = decide(faces[2:3], ctx, ["website"])
+    assert [(f["kind"], f["person"], f["name"]) for f in findings] == [("face_uncertain", "P2", "Zoë Brontë")]
+
+
+@pytest.mark.parametrize("rel, person, where", [
+    ("Amelia Hart.jpg", "P1", "file name"),
+    ("2019/amelia_hart-sports_day.JPG", "P1", "file name"),
+    ("AmeliaHart.png", "P1", "file name"),
+    ("gallery/Amelia%20Hart.jpg", "P1", "file name"),
+    ("Hart, Amelia (Y4).jpg", "P1", "file name"),
+    ("Zoe Bronte/IMG_0042.jpg", "P2", "folder name"),
+    ("IMG_0042.jpg", None, None),
+    ("Amelia's drawing.jpg", None, None),
+])
+def test_full_names_in_paths(rel, person, where):
+    from pipeline.audit import filename_texts, name_findings
+
+    found = name_findings("full_name_in_filename", filename_texts(rel), _register_ctx(), ["website"])
+    assert [(f["person"], f["source"]) for f in found] == ([(person, where)] if person else [])
+
+
+def test_parallel_bounded_ordered_and_each_content_analysed_once(workspace, tmp_path):
+    """Small photos, some duplicated: results come back in walk order, at most a few files are in
+    flight, duplicates are analysed once, and a second audit analyses nothing."""
+    from pipeline.audit import Auditor
+    from pipeline.workspace import open_workspace
+
+    rng = np.random.default_rng(7)
+    tree = tmp_path / "many"
+    names = []
+    for i in range(18):
+        folder = tree / f"d{i % 3}" / f"e{i % 2}"
+        folder.mkdir(parents=True, exist_ok=True)
+        pixels = rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(folder / f"p{i:02d}.png")
+        names.append(str((folder / f"p{i:02d}.png").relative_to(tree)))
+    for i in range(6):   # six copies of one photo
+        shutil.copy(tree / names[0], tree / f"copy{i}.png")
+        names.append(f"copy{i}.png")
+    ws = open_workspace(workspace)
+    try:
+        auditor = Auditor(ws, workers=2)
+        order, biggest = [], 0
+        for report in auditor.run([str(tree)]):
+            biggest = max(biggest, len(auditor._window))
+            order.append(str(Path(report.path).relative_to(tree)))
+            assert report.checked and report.ok, report.error
+        assert order == sorted(order, key=lambda p: Path(p).parts) and sorted(order) == sorted(names)
+        assert biggest <= auditor.window_size
+        assert auditor.analysed == 18
+        again = Auditor(ws, workers=2)
+        assert all(r.from_cache for r in again.run([str(tree)]))
+        assert again.analysed == 0
+        rows = ws.db.execute("SELECT count(*) FROM audit_cache").fetchone()[0]
+        assert rows == 18
+    finally:
+        ws.close()
+
+
+def test_workspace_inside_the_audited_folder_is_refused(workspace, cli):
+    r = cli("audit", workspace.parent, workspace=workspace)
+    assert r.exit_code == 2 and "inside" in r.output and "Traceback" not in r.output
