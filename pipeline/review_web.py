@@ -125,9 +125,9 @@ def serve(root: Path | str, *, host: str = "127.0.0.1", port: int = 8765, actor:
     app = create_app(root, actor=actor, trusted_hosts=hosts)
     try:
         server = make_server(host, port, app, threaded=True)
-    except OSError as exc:
-        raise UserError(f"Cannot listen on {host}:{port} ({exc.strerror or exc}); "
-                        "choose another port with --port.") from None
+    except (OSError, SystemExit) as exc:  # werkzeug prints its own note and exits when the port is taken
+        why = getattr(exc, "strerror", None) or "the address is in use or not available"
+        raise UserError(f"Cannot listen on {host}:{port} ({why}); choose another port with --port.") from None
     shown = f"[{host}]" if ":" in host else host
     if ready:
         ready(f"http://{shown}:{server.server_port}/")
