@@ -23,8 +23,8 @@ from PIL import Image, ImageOps
 
 from consent.database import now_iso, transaction
 from consent.register import record_event
-from processors.face_detect import DetectOptions, detect_faces
-from processors.face_encode import box_size, encode_face
+from processors.face_detect import DetectOptions, detect
+from processors.face_encode import box_size, encode_detection
 
 try:  # HEIC/HEIF from phones
     import pillow_heif
@@ -161,7 +161,8 @@ def decode_photo(path: Path, max_edge: int = MAX_EDGE) -> DecodedPhoto:
 
 def reference_encoding(photo: DecodedPhoto, min_face_size: int) -> tuple[list[int], np.ndarray]:
     """``(box in original coordinates, descriptor)`` for the single face in a photo. Raises PhotoError."""
-    boxes = detect_faces(photo.rgb, DetectOptions())
+    detections = detect(photo.rgb, DetectOptions())
+    boxes = [d.box for d in detections]
     if not boxes:
         raise PhotoError("no face found — use a clear, front-facing photo")
     if len(boxes) > 1:
@@ -174,8 +175,8 @@ def reference_encoding(photo: DecodedPhoto, min_face_size: int) -> tuple[list[in
     if size < min_face_size:
         raise PhotoError(f"the face is only {size} pixels across — use a closer photo "
                          f"(at least {min_face_size} pixels)")
-    encoding = encode_face(photo.rgb, box)
-    if encoding is None:  # pragma: no cover - encode_face returns None only below min_size (0 here)
+    encoding = encode_detection(photo.rgb, detections[0])
+    if encoding is None:  # its landmarks could not be trusted
         raise PhotoError("the face could not be measured — use a clearer photo")
     return original, np.asarray(encoding, dtype=np.float64)
 

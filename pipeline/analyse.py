@@ -9,8 +9,8 @@ from PIL import Image
 
 from consent.policy import decide_face, image_status
 from processors.decode import RejectedImage, decode_image
-from processors.face_detect import DetectOptions, detect_faces
-from processors.face_encode import encode_face
+from processors.face_detect import DetectOptions, detect
+from processors.face_encode import encode_detection
 from processors.metadata import MetadataReport, inspect_metadata
 
 log = logging.getLogger(__name__)
@@ -102,9 +102,10 @@ def scale_box(box, factor: float, size: tuple[int, int]) -> tuple[int, int, int,
 
 def find_faces(rgb: np.ndarray, faces_cfg: dict) -> list[dict]:
     """Detect every face and encode each one once (None when too small to recognise)."""
-    boxes = detect_faces(rgb, DetectOptions(detector=faces_cfg["detector"]))
+    detections = detect(rgb, DetectOptions(detector=faces_cfg["detector"]))
     min_size = faces_cfg["min_recognisable_size"]
-    return [{"box": tuple(int(v) for v in box), "encoding": encode_face(rgb, box, min_size)} for box in boxes]
+    # encode_detection levels tilted faces before dlib places its landmarks; None = unknown.
+    return [{"box": tuple(int(v) for v in d.box), "encoding": encode_detection(rgb, d, min_size)} for d in detections]
 
 
 def decide_faces(faces: list[dict], ctx, confirmed: dict[int, str] | None = None) -> None:
