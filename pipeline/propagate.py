@@ -36,7 +36,7 @@ from consent.register import record_event
 from pipeline.context import RunContext
 from pipeline.render import redacted_boxes, render_channels
 from pipeline.rerender import (OriginalMissing, decode_original, load_faces, original_bytes, redecided,
-                               save_decisions, update_result)
+                               render_lock, save_decisions, update_result)
 from processors.names import NamedPerson, find_names, scrub_caption
 from processors.output import write_atomic
 
@@ -119,6 +119,12 @@ def propagate(ws, people: Iterable[str] | None, *, cause: str, actor: str,
     ``wait_for_running``: seconds to wait for photos being processed at this moment (they may have
     been decided with the register as it was), so they are checked too.
     """
+    with render_lock(ws):  # one at a time: a stale re-render must never overwrite a newer redaction
+        return _propagate(ws, people, cause=cause, actor=actor, forgotten=forgotten, ctx=ctx, today=today,
+                          wait_for_running=wait_for_running)
+
+
+def _propagate(ws, people, *, cause, actor, forgotten, ctx, today, wait_for_running) -> PropagationReport:
     ctx = (ctx or RunContext(ws)).refresh()
     if today is not None:
         ctx.today = lambda: today  # type: ignore[method-assign]

@@ -6,7 +6,10 @@ processed are matched against the register as it is now.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
+import os
 import sqlite3
 from pathlib import Path
 
@@ -16,6 +19,22 @@ from pipeline.analyse import decide_faces, face_json
 from pipeline.errors import UserError
 from pipeline.jobs import encoding_from_blob
 from processors.decode import RejectedImage, decode_image
+
+
+@contextlib.contextmanager
+def render_lock(ws):
+    """One re-decision-and-render at a time per workspace (across processes and threads).
+
+    Held by review releases and by consent propagation, so a release decided with the register as it
+    was a moment ago can never overwrite — or slip past — a withdrawal being applied: whichever comes
+    second sees the other's result.
+    """
+    fd = os.open(ws.root / ".render.lock", os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 class OriginalMissing(Exception):

@@ -25,7 +25,7 @@ from pipeline.context import RunContext
 from pipeline.errors import UserError
 from pipeline.render import remove_preview, render_channels, render_preview
 from pipeline.rerender import (OriginalMissing, decode_original, job_row, load_faces, original_bytes,
-                               output_stem, redecided, save_decisions, update_result)
+                               output_stem, redecided, render_lock, save_decisions, update_result)
 from processors.metadata import inspect_metadata
 from processors.output import encode_jpeg
 from processors.redact import head_region
@@ -196,6 +196,11 @@ def release(ws, job_id: int, *, actor: str, ctx: RunContext | None = None) -> di
     Returns the DESIGN.md record of the image (status 'released', outputs per channel).
     Raises UserError (and keeps the image held) when a face may be a never-publish person.
     """
+    with render_lock(ws):  # a consent change applied meanwhile is seen, or sees this release
+        return _release(ws, job_id, actor=actor, ctx=ctx)
+
+
+def _release(ws, job_id: int, *, actor: str, ctx: RunContext | None) -> dict:
     ctx = (ctx or RunContext(ws)).refresh()
     job = _held_job(ws, job_id)
     stored = load_faces(ws.db, job_id)
