@@ -175,6 +175,15 @@ def test_decode_problem_finds_truncated_empty_and_non_images(tmp_path):
     assert decode_problem(png) is not None
     with pytest.raises(FileNotFoundError):
         decode_problem(tmp_path / "gone.jpg")
+    # what the processor rejects anyway is not decoded here (no waiting, no memory spent)
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(data[: len(data) // 2])
+    assert decode_problem(cut, max_bytes=len(data) // 4) is None
+    assert decode_problem(cut, max_pixels=640 * 480 - 1) is None
+    gif = tmp_path / "anim.gif"
+    Image.new("P", (50, 50)).save(gif, "GIF")
+    gif.write_bytes(gif.read_bytes()[:-10])
+    assert decode_problem(gif) is None
 
 
 # ---------------------------------------------------------------- names

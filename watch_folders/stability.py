@@ -105,26 +105,34 @@ def _register_heif() -> None:
         _HEIF_READY = True
 
 
-def decode_problem(path: Path) -> str | None:
+CHECKED_FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "HEIF")  # what the processor accepts
+
+
+def decode_problem(path: Path, *, max_bytes: int | None = None, max_pixels: int | None = None) -> str | None:
     """None when the file decodes completely as an image, else why not (a short phrase).
 
     JPEGs are decoded at 1/8 scale (fast, and still reads every byte of the
-    compressed data, so truncation is found). Reads the file; never writes.
+    compressed data, so truncation is found). Files the processor rejects anyway
+    (too large, too many pixels, a format it does not accept) are not decoded:
+    they count as complete. Reads the file; never writes.
     """
     from PIL import Image, UnidentifiedImageError
 
     _register_heif()
     try:
-        if os.path.getsize(path) == 0:
+        size = os.path.getsize(path)
+        if size == 0:
             return "empty file"
+        if max_bytes is not None and size > max_bytes:
+            return None
         with Image.open(path) as im:
-            if im.format == "JPEG":
+            if im.format not in CHECKED_FORMATS:
+                return None
+            if max_pixels is not None and im.width * im.height > max_pixels:
+                return None
+            if im.format in ("JPEG", "MPO"):
                 im.draft("RGB", (max(1, im.width // 8), max(1, im.height // 8)))
             im.load()
-            frames = getattr(im, "n_frames", 1)
-            if frames > 1:
-                im.seek(frames - 1)
-                im.load()
     except UnidentifiedImageError:
         return "not a recognised image"
     except Image.DecompressionBombError:

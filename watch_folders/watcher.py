@@ -62,7 +62,6 @@ class Summary:
     stuck: list[str] = field(default_factory=list)       # could not be moved / folders not listable
     recovered: int = 0
     purged: int = 0
-    records: list[dict] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -138,6 +137,7 @@ class Watcher:
     def run(self) -> Summary:
         lock = WatchLock(self.root)
         lock.acquire()
+        self.inbox.mkdir(exist_ok=True)
         old_handlers = self._install_signals()
         try:
             wait_for_orphaned_workers(
@@ -361,7 +361,10 @@ class Watcher:
             self._collect(fut)
         scan = inbox_mod.scan(self.inbox)
         now = time.monotonic()
-        self.tracker.keep_only(e.path for e in scan.entries)
+        present = {e.path for e in scan.entries}
+        self.tracker.keep_only(present)
+        for path in [p for p in self._set_aside if p not in present]:
+            del self._set_aside[path]
         for e in scan.entries:
             self.tracker.observe(e.path, e.sig, now)
         for path, problem in scan.problems:
@@ -438,6 +441,8 @@ class Watcher:
             self._failed(entry, f"{type(exc).__name__}: {exc}")
             return
         kind = result["kind"]
+        if kind in ("done", "vanished"):
+            self._told = {k for k in self._told if k[1] != entry.path}
         if kind == "done":
             self._failures.pop(entry.path, None)
             self._report(result["record"], source=source)
@@ -516,7 +521,6 @@ class Watcher:
         self.summary.statuses[status] += 1
         if (record.get("reason") or "").startswith("duplicate"):
             self.summary.duplicates += 1
-        self.summary.records.append(record)
         log.info("%-9s %s%s -> %s", status, prefix, for_log(source), for_log(describe(record)))
         if self.on_record is not None:
             self.on_record(record)

@@ -95,7 +95,10 @@ def handle(path: str, source: str, check_decode: bool) -> dict:
         if check_decode:
             from watch_folders.stability import decode_problem
 
-            problem = decode_problem(p)
+            limits = _ws.config["limits"] if _ws is not None else None
+            problem = decode_problem(
+                p, max_bytes=int(limits["max_file_mb"] * 1024 * 1024) if limits else None,
+                max_pixels=int(limits["max_megapixels"] * 1_000_000) if limits else None)
             try:
                 after = os.lstat(p)
             except FileNotFoundError:
