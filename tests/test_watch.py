@@ -104,8 +104,12 @@ def test_kill_9_of_the_whole_process_group_is_recovered_too(tmp_path):
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
+    # what a writer killed mid-write leaves (whether or not this kill happened to catch one)
+    half = root / "approved" / "website" / ".2026-01-01_0123456789ab.jpg.k2j3h4g5.tmp"
+    half.write_bytes(jpeg_bytes(5)[:500])
     r = run_pipeline("--workspace", root, "watch", "--once", cwd=REPO)
     assert r.returncode == 1, r.stderr
+    assert not half.exists()
     assert_every_input_exactly_once(root, dropped)
 
 

@@ -85,6 +85,10 @@ def drop_mixed(inbox: Path, *, fixtures: Path | None = None, seed: int = 0) -> d
 
     for i in range(12):
         add(f"anna/IMG_{i:04d}.jpg", jpeg_bytes(k + i))
+        if i == 0:  # captions are copied together with their photos
+            write(inbox / "anna/IMG_0000.txt", b"Relay team at sports day")
+        if i == 1:
+            write(inbox / "anna/IMG_0001.jpg.txt", b"Egg and spoon race")
     for i in range(10):
         add(f"ben/DSC{i:05d}.JPG", jpeg_bytes(k + 100 + i))
     for i in range(8):
@@ -92,9 +96,7 @@ def drop_mixed(inbox: Path, *, fixtures: Path | None = None, seed: int = 0) -> d
     for i in range(4):  # a folder dropped whole, two levels deep
         add(f"cara/Sports Day/heats/run {i}.jpg", jpeg_bytes(k + 300 + i))
     add("cara/Sports Day/finish.png", png_bytes(k + 400))
-    # captions: both sidecar forms travel with their photo and are not inputs of their own
-    write(inbox / "anna/IMG_0000.txt", b"Relay team at sports day")
-    write(inbox / "anna/IMG_0001.jpg.txt", b"Egg and spoon race")
+    # captions (above): both sidecar forms travel with their photo and are not inputs of their own
     captions += ["inbox/anna/IMG_0000.txt", "inbox/anna/IMG_0001.jpg.txt"]
     # the same content dropped twice
     add("ben/copy of DSC00000.JPG", jpeg_bytes(k + 100))

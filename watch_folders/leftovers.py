@@ -5,7 +5,8 @@ see ``processors.output.write_atomic``) and renamed into place, so a process
 killed mid-write leaves such a temporary file, never a partial output. The
 watcher removes them at start, once no earlier watcher's worker is running.
 A temporary file is only removed when its writer is certainly gone: no process
-has it open (Linux ``/proc``) and it has not been written for ``quiet`` seconds,
+has it open (Linux ``/proc``) and it has not been written for ``quiet`` seconds
+(a writer closes the file only to rename it a moment later),
 or, where open files cannot be listed, it is older than ``min_age`` seconds.
 So a concurrent ``pipeline process`` or review decision in the middle of a
 write is never disturbed.
@@ -63,7 +64,7 @@ def candidate_temp_files(root: Path) -> list[Path]:
     return found
 
 
-def remove_stale_temp_files(root: Path, *, quiet: float = 2.0, min_age: float = 120.0) -> list[Path]:
+def remove_stale_temp_files(root: Path, *, quiet: float = 1.0, min_age: float = 120.0) -> list[Path]:
     candidates = candidate_temp_files(root)
     if not candidates:
         return []

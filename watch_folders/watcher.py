@@ -144,8 +144,7 @@ class Watcher:
                 self.root, timeout=ORPHAN_WAIT_SECONDS,
                 on_wait=lambda: log.info("waiting for the workers of a stopped watcher to finish the photos in hand…"),
             )
-            for path in remove_stale_temp_files(self.root):
-                log.info("removed     %s (temporary file left by an interrupted write)", for_log(relative(self.root, path)))
+            self._remove_leftovers()
             for rec in finish_interrupted(self.ws, actor=self.actor):
                 self._report(rec, source=rec["source"])
             self._start_pool()
@@ -159,6 +158,8 @@ class Watcher:
             self._loop()
         finally:
             self._shutdown()
+            if self.once:  # a writer killed just before we started is certainly gone by now
+                self._remove_leftovers()
             self._restore_signals(old_handlers)
             lock.release()
         return self.summary
@@ -227,6 +228,10 @@ class Watcher:
             self.summary.recovered += 1
             self._report(rec, source=rec.get("source", "?"), prefix="(recovered) ")
 
+    def _remove_leftovers(self) -> None:
+        for path in remove_stale_temp_files(self.root):
+            log.info("removed   %s (temporary file left by an interrupted write)", for_log(relative(self.root, path)))
+
     def _maybe_expire(self) -> None:
         """Once a day, in a worker: released images whose consent expired are re-rendered or retracted."""
         if self._expiry is not None:
@@ -261,6 +266,7 @@ class Watcher:
         if self._last_purge and now - self._last_purge < PURGE_EVERY_SECONDS:
             return
         self._last_purge = now
+        self._remove_leftovers()
         from pipeline.purge import purge_originals
 
         try:
