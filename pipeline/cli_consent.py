@@ -70,8 +70,11 @@ def enrol(ws, directory, as_json):
     """
     report = enrol_directory(ws.db, directory, actor=actor_name(),
                              min_face_size=ws.config["faces"]["min_recognisable_size"])
+    # (review issue) new reference photos can make a face shown in a released image a possible match
+    # for someone else (e.g. a never-publish child enrolled late): check every released image again.
+    changes = _propagate(ws, None, "consent enrol") if report.enrolled else None
     if as_json:
-        print_json(report.to_json())
+        print_json({**report.to_json(), **({"propagation": changes.to_json()} if changes else {})})
     else:
         people = sorted({p for _, p in report.enrolled})
         click.echo(f"Enrolled {len(report.enrolled)} photo{'s' if len(report.enrolled) != 1 else ''}"
@@ -82,6 +85,8 @@ def enrol(ws, directory, as_json):
                        "(nothing was stored for them):")
             for name, reason in report.refused:
                 click.echo(f"  {name}: {reason}")
+        if changes is not None and changes.checked:
+            _echo_report(changes)
     if report.refused:
         sys.exit(1)
 

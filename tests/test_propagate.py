@@ -195,3 +195,23 @@ def test_without_the_original_the_released_file_is_redacted_further(ws, rec):
     path = output_of(ws, "obama1.jpg", "website")
     assert path.is_file() and not rec.shows(path, "obama")
     assert query(ws, "SELECT state FROM outputs WHERE job_id=? AND channel='website'", (jid,)) == [{"state": "live"}]
+
+
+def test_a_never_publish_person_enrolled_later_is_retracted_from_released_images(ws, tmp_path):
+    """A looked-after child added to the register after photos went out: enrolling their photo finds them."""
+    from PIL import Image
+
+    from tests.conftest import fixtures_dir
+
+    invoke(ws, "consent", "import", write_register(tmp_path / "r.csv", REGISTER + ["sam,Sam,Doe,Y6,pupil,,,,,,yes"]))
+    photos = tmp_path / "enrol" / "sam"
+    photos.mkdir(parents=True)
+    # the face shown in obama1/two_people, in a different file (the same file cannot show two people)
+    ref = sorted(fixtures_dir("faces", "enrol", "obama").iterdir())[0]
+    Image.open(ref).convert("RGB").save(photos / "sam.jpg", quality=90)
+    out = invoke(ws, "consent", "enrol", tmp_path / "enrol").stdout
+    assert "Released images changed: 2 (0 files re-rendered, 8 retracted" in out
+    for photo in ("obama1.jpg", "two_people.jpg"):
+        assert query(ws, "SELECT status FROM jobs WHERE id=?", (job_id(ws, photo),)) == [{"status": "blocked"}]
+    assert query(ws, "SELECT status FROM jobs WHERE id=?", (job_id(ws, "johnsnow_test1.jpg"),)) == \
+        [{"status": "released"}]
