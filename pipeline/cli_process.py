@@ -17,9 +17,15 @@ STATUS_STYLE = {"released": "green", "review": "yellow", "blocked": "red", "reje
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--caption", default=None, help="Caption for these photos (names are scrubbed per channel).")
+@click.option("--executor", "executor_kind", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="Where photos are analysed: worker processes on this computer, or a Dask cluster.")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Dask scheduler address for --executor dask, e.g. tcp://10.0.0.5:8786.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Worker processes for --executor local (default: one per CPU core).")
 @json_option
 @workspace_option
-def process(ws, paths, caption, as_json):
+def process(ws, paths, caption, executor_kind, scheduler, workers, as_json):
     """Process photos (files or folders, recursively) once.
 
     Each photo ends released (one image per channel in approved/), held for review,
@@ -31,19 +37,22 @@ def process(ws, paths, caption, as_json):
     inputs = collect_inputs([Path(p) for p in paths])
     if not inputs:
         raise UserError("No photos found in " + ", ".join(paths) + ".")
-    from pipeline.context import RunContext
-    from pipeline.process import process_file
-
-    ctx = RunContext(ws)
-    inbox = (ws.root / "inbox").resolve()
-    counts: dict[str, int] = {}
     from rich.console import Console
 
+    from pipeline.batch import Batch
+    from pipeline.executor import ExecutorError, make_executor
+
+    if executor_kind == "local" and workers is None:
+        workers = min(len(inputs), _cores())
+    try:
+        executor = make_executor(executor_kind, scheduler=scheduler, workers=workers)
+    except ExecutorError as exc:
+        raise UserError(str(exc)) from None
+    counts: dict[str, int] = {}
     console = Console(stderr=True)
-    with progress_bar(len(inputs), "Processing photos", console) as advance:
-        for path in inputs:
-            move = _inside(path, inbox)
-            record = process_file(ws, path, caption=caption, move=move, ctx=ctx)
+    inbox = (ws.root / "inbox").resolve()
+    with executor, progress_bar(len(inputs), "Processing photos", console) as advance:
+        for record in Batch(ws, executor, caption=caption, inbox=inbox).run(inputs):
             counts[record["status"]] = counts.get(record["status"], 0) + 1
             if as_json:
                 print_json(record)
@@ -57,6 +66,12 @@ def process(ws, paths, caption, as_json):
     summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
     console.print(f"Done: {len(inputs)} photo(s): {summary}.", highlight=False)
     sys.exit(1 if counts.get("rejected") else 0)
+
+
+def _cores() -> int:
+    from pipeline.executor import available_cores
+
+    return available_cores()
 
 
 def _inside(path: Path, folder: Path) -> bool:

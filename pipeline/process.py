@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import unicodedata
+from dataclasses import dataclass
 from pathlib import Path
 
 from consent.database import transaction
@@ -25,7 +26,7 @@ from pipeline.analyse import Analysis, analyse
 from pipeline.captions import channel_captions, read_sidecar
 from pipeline.cli_common import actor_name
 from pipeline.context import RunContext
-from pipeline.render import render_channels, render_preview
+from pipeline.render import render_channels, render_preview, write_channels, write_preview
 from processors.output import write_atomic
 
 
@@ -49,16 +50,51 @@ def process_file(ws, path: Path | str, *, caption: str | None = None, move: bool
     Never raises for a bad input: it is recorded as ``rejected`` and quarantined.
     """
     ctx = (ctx or RunContext(ws)).refresh()
+    got = receive(ws, path, caption=caption, move=move, source=source)
+    if isinstance(got, dict):
+        return got
+    return _run(ws, ctx, got.job_id, got.source, got.sha, got.data, got.name, got.original, got.caption)
+
+
+@dataclass
+class Received:
+    """An input taken in (job row, original kept) and waiting for analysis."""
+
+    job_id: int
+    source: str
+    sha: str
+    data: bytes
+    name: str
+    original: Path
+    caption: str | None
+
+
+def read_input(ws, path: Path | str) -> bytes | None:
+    """The input's bytes, or None when it cannot be read (``receive`` then records why)."""
+    try:
+        return _read_input(Path(path), ws.config["limits"]["max_file_mb"])
+    except _Unreadable:
+        return None
+
+
+def receive(ws, path: Path | str, *, caption: str | None = None, move: bool = False,
+            source: str | None = None, data: bytes | None = None) -> "Received | dict":
+    """Everything before analysis: read (unless ``data`` is given), hash, job row, keep the original.
+
+    Returns the final record (a dict) when there is nothing to analyse — an unreadable input, or
+    the same content as a finished job — else a :class:`Received` for ``complete``.
+    """
     path = Path(path)
     source = source or display_source(ws, path)
     sidecar_text, sidecar_path = read_sidecar(path)
     if caption is None:
         caption = sidecar_text
 
-    try:
-        data = _read_input(path, ws.config["limits"]["max_file_mb"])
-    except _Unreadable as exc:
-        return _reject_unreadable(ws, path, source, exc, move)
+    if data is None:
+        try:
+            data = _read_input(path, ws.config["limits"]["max_file_mb"])
+        except _Unreadable as exc:
+            return _reject_unreadable(ws, path, source, exc, move)
 
     sha = sha256_bytes(data)
     actor = actor_name()
@@ -75,12 +111,19 @@ def process_file(ws, path: Path | str, *, caption: str | None = None, move: bool
 
     if finished and not resumable:
         return _record_duplicate(ws, job_id, finished[0], original, caption)
-    return _run(ws, ctx, job_id, source, sha, data, path.name, original, caption)
+    return Received(job_id, source, sha, data, path.name, original, caption)
 
 
 def _run(ws, ctx, job_id, source, sha, data, name, original: Path, caption) -> dict:
     result = analyse(data, name=name, ctx=ctx)
-    record = {"source": source, "sha256": sha, "job_id": job_id}
+    return complete(ws, ctx, Received(job_id, source, sha, data, name, original, caption), result)
+
+
+def complete(ws, ctx, got: Received, result: Analysis, rendered: dict | None = None) -> dict:
+    """Render (unless a worker already did: ``rendered`` holds ``channels`` → JPEG bytes, or
+    ``preview`` bytes), write the outputs atomically and record the job as done."""
+    job_id, original, caption, name = got.job_id, got.original, got.caption, got.name
+    record = {"source": got.source, "sha256": got.sha, "job_id": job_id}
     record.update(result.public())
     record["_actor"] = actor_name()
     kept_at = original
@@ -88,11 +131,17 @@ def _run(ws, ctx, job_id, source, sha, data, name, original: Path, caption) -> d
         kept_at = _quarantine(ws, original, name, job_id, result.reason)
     elif result.status == "released":
         captions = channel_captions(caption, result, ctx, ws.config)
-        stem = f"{_job_date(ws, job_id)}_{sha[:12]}"
-        outputs, shas = render_channels(ws, result.image, result.faces_on_image(), ctx.channels, stem, captions)
+        stem = f"{_job_date(ws, job_id)}_{got.sha[:12]}"
+        if rendered is None:
+            outputs, shas = render_channels(ws, result.image, result.faces_on_image(), ctx.channels, stem, captions)
+        else:
+            outputs, shas = write_channels(ws, rendered["channels"], stem, captions)
         record["outputs"], record["captions"], record["_output_sha"] = outputs, captions, shas
     elif result.status == "review":
-        record["preview"] = render_preview(ws, result.image, result.faces_on_image(), job_id)
+        if rendered is None:
+            record["preview"] = render_preview(ws, result.image, result.faces_on_image(), job_id)
+        else:
+            record["preview"] = write_preview(ws, rendered["preview"], job_id)
     jobs.finish(ws.db, job_id, record, faces=result.faces, caption=caption, original_path=ws.rel(kept_at),
                 size=result.size, taken_date=result.taken_date)
     return {k: v for k, v in record.items() if not k.startswith("_")}
