@@ -250,3 +250,49 @@ def test_pool_never_holds_more_than_twice_the_workers(tmp_path):
         ws.close()
     assert summary.statuses["released"] == 12 and summary.exit_code == 0
     assert max(seen) == 2
+
+
+def worker_pids(parent: int) -> list[int]:
+    pids = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == parent and b"spawn_main" in cmd:
+            pids.append(int(pid))
+    return pids
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc to find the worker processes")
+def test_a_crashed_worker_is_replaced_and_its_photo_finished(tmp_path):
+    """A worker killed mid-burst (what the OOM killer does): the watcher keeps running, restarts its
+    workers, finishes the interrupted job, and every file still ends exactly once."""
+    root = make_workspace(tmp_path / "ws", stable=0.2, workers=2)
+    log = tmp_path / "watch.log"
+    proc = start_watcher(root, log)
+    try:
+        wait_for(lambda: "watching" in log.read_text(), 60, "the watcher to start")
+        for i in range(20):
+            write(root / "inbox" / "gus" / f"{i:02d}.jpg", jpeg_bytes(1200 + i, size=(640, 480)))
+        wait_for(lambda: done_count(root) >= 3, 60, "a few files to be processed")
+        victims = wait_for(lambda: worker_pids(proc.pid), 10, "the worker processes")
+        os.kill(victims[0], signal.SIGKILL)
+        wait_for(lambda: done_count(root) == 20 and not inbox_leftovers(root), 120, "every file to be processed")
+        assert proc.poll() is None, "the watcher died with its worker"
+        assert stop(proc) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    text = log.read_text()
+    assert "workers restarted" in text
+    assert text.count("released  ") == 20  # one line per file, also for those the crash interrupted
+    rows = jobs(root)
+    assert len(rows) == 20 and len({r["source"] for r in rows}) == 20
+    assert all(r["state"] == "done" and r["status"] == "released" for r in rows)
+    assert len(list((root / "approved" / "website").glob("*.jpg"))) == 20
+    assert_nothing_partial(root)

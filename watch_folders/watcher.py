@@ -15,6 +15,7 @@ in the database (``pipeline.process``) and ``recover()`` at every start.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import json
 import logging
 import multiprocessing
 import os
@@ -132,6 +133,7 @@ class Watcher:
         self._last_purge = 0.0
         self._last_expiry = 0.0
         self._expiry: cf.Future | None = None
+        self._recovered: set[str] = set()
 
     # ---- lifecycle ---------------------------------------------------------------------------
     def run(self) -> Summary:
@@ -205,8 +207,14 @@ class Watcher:
             self._pool.shutdown(wait=False, cancel_futures=True)
         except Exception:
             pass
+        # the broken pool's other workers finish the photo in hand, then exit: wait for them, so that
+        # finishing interrupted jobs below never redoes a photo one of them is still processing
+        try:
+            wait_for_orphaned_workers(self.root, timeout=ORPHAN_WAIT_SECONDS)
+        except Exception as exc:
+            log.error("%s", exc)
         self._start_pool()
-        log.warning("a worker process crashed; workers restarted")
+        log.warning("workers restarted")
         if self._pool_restarts <= MAX_POOL_RESTARTS_WITH_RECOVER:
             self._recover()
         else:
@@ -218,6 +226,7 @@ class Watcher:
         except BrokenProcessPool:
             log.error("finishing interrupted jobs crashed a worker; they stay unfinished until the next start")
             self._pool_restarts += 1
+            wait_for_orphaned_workers(self.root, timeout=ORPHAN_WAIT_SECONDS)
             self._start_pool()
             return
         if result["kind"] == "error":
@@ -225,6 +234,7 @@ class Watcher:
             log.debug(result.get("trace", ""))
             return
         for rec in result["records"]:
+            self._recovered.add(rec.get("source"))
             self.summary.recovered += 1
             self._report(rec, source=rec.get("source", "?"), prefix="(recovered) ")
 
@@ -433,19 +443,53 @@ class Watcher:
         pool = self._pool_of.pop(fut, None)
         if entry is None:
             return
-        source = relative(self.root, entry.path)
         try:
             result = fut.result()
         except cf.CancelledError:
             return
         except BrokenProcessPool:
-            self._failed(entry, "a worker process crashed while handling it")
-            if pool is self._pool:
-                self._restart_pool()
+            self._broken_pool(pool, entry)
             return
         except Exception as exc:  # pickling trouble and the like
             self._failed(entry, f"{type(exc).__name__}: {exc}")
             return
+        self._handle(entry, result)
+
+    def _broken_pool(self, pool, first: inbox_mod.Entry) -> None:
+        """A worker died (crash, OOM killer): every photo handed to that pool is accounted for, then
+        new workers start and the interrupted jobs are finished (see _restart_pool)."""
+        hit = [first]
+        for fut in [f for f, p in self._pool_of.items() if p is pool]:
+            entry = self._in_flight.pop(fut)
+            self._pool_of.pop(fut)
+            try:
+                result = fut.result(timeout=60)
+            except Exception:
+                hit.append(entry)
+            else:
+                self._handle(entry, result)
+        names = ", ".join(for_log(relative(self.root, e.path)) for e in hit)
+        log.warning("a worker process stopped unexpectedly while handling %s", names)
+        if pool is self._pool:
+            self._restart_pool()
+        for entry in hit:
+            source = relative(self.root, entry.path)
+            if not os.path.lexists(entry.path):
+                # its job was finished by a surviving worker, or just now by the recovery: report it once
+                if source not in self._recovered:
+                    row = self.ws.db.execute("SELECT result_json FROM jobs WHERE source=? AND state='done'"
+                                             " ORDER BY id DESC LIMIT 1", (source,)).fetchone()
+                    if row is not None and row["result_json"]:
+                        self._report(json.loads(row["result_json"]), source=source)
+                continue
+            self._failures[entry.path] += 1  # never started, or stopped before its job existed
+            if self._failures[entry.path] >= MAX_FAILURES:
+                self._give_up(entry, source, "a worker process stopped unexpectedly while handling it, twice")
+            else:
+                log.info("retrying  %s (its worker stopped before processing it)", for_log(source))
+
+    def _handle(self, entry: inbox_mod.Entry, result: dict) -> None:
+        source = relative(self.root, entry.path)
         kind = result["kind"]
         if kind in ("done", "vanished"):
             self._told = {k for k in self._told if k[1] != entry.path}
@@ -471,16 +515,19 @@ class Watcher:
         source = relative(self.root, entry.path)
         self._failures[entry.path] += 1
         if not os.path.lexists(entry.path):
-            log.error("error     %s (%s); its job is finished at the next start", for_log(source), why)
+            log.error("error     %s (%s); its job is finished when the watcher next starts", for_log(source), why)
             return
         if self._failures[entry.path] >= MAX_FAILURES:
-            self._set_aside[entry.path] = entry.sig
-            if source not in self.summary.failed:
-                self.summary.failed.append(source)
-            log.error("error     %s (%s); left in the inbox and not retried until it changes or the watcher restarts",
-                      for_log(source), why)
+            self._give_up(entry, source, why)
         else:
             log.warning("error     %s (%s); will try once more", for_log(source), why)
+
+    def _give_up(self, entry: inbox_mod.Entry, source: str, why: str) -> None:
+        self._set_aside[entry.path] = entry.sig
+        if source not in self.summary.failed:
+            self.summary.failed.append(source)
+        log.error("error     %s (%s); left in the inbox and not retried until it changes or the watcher restarts",
+                  for_log(source), why)
 
     def _check_gone(self, entry: inbox_mod.Entry, source: str) -> None:
         """A recorded file must have left the inbox; if it could not be moved, do not take it again."""

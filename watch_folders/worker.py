@@ -4,11 +4,13 @@ Each worker opens its own Workspace (its own SQLite connection) once, then
 handles one inbox file per task: check it decodes, then
 ``pipeline.process.process_file(ws, path, move=True, source=…)``.
 
-Workers ignore SIGINT/SIGTERM: the watcher's main process decides when to stop,
-and lets the photo in hand finish. If the main process dies (even kill -9),
-the kernel sends each worker SIGUSR1 (``PR_SET_PDEATHSIG``): an idle worker
-exits at once, a busy one finishes the photo in hand (so nothing is left half
-written) and exits without taking another. While alive, each worker holds a
+Workers ignore SIGINT (Ctrl-C reaches the whole process group: the watcher's
+main process decides when to stop, and lets the photos in hand finish). On
+SIGTERM (sent by the pool when another worker crashed, or by an administrator),
+and on SIGUSR1, which the kernel sends when the main process dies, even by
+kill -9 (``PR_SET_PDEATHSIG``), an idle worker exits at once and a busy one
+finishes the photo in hand (so nothing is left half written) and exits without
+taking another. While alive, each worker holds a
 shared lock on ``.watch-workers.lock``; a new watcher waits for that lock, so it
 never redoes a photo an orphaned worker is still finishing.
 """
@@ -27,13 +29,13 @@ _ws = None
 _ctx = None
 _parent_pid: int | None = None
 _busy = False
-_parent_gone = False
+_stop_after_task = False
 _lock_fd: int | None = None
 
 
-def _on_parent_death(signum, frame):  # pragma: no cover - exercised by the kill -9 test in a subprocess
-    global _parent_gone
-    _parent_gone = True
+def _on_stop(signum, frame):  # pragma: no cover - exercised by the kill -9 tests in a subprocess
+    global _stop_after_task
+    _stop_after_task = True
     if not _busy:
         os._exit(0)
 
@@ -56,8 +58,8 @@ def init_worker(root: str, parent_pid: int) -> None:
     """ProcessPoolExecutor initializer: signals, parent watch, shared lock, own Workspace."""
     global _ws, _ctx, _parent_pid, _lock_fd
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    signal.signal(signal.SIGUSR1, _on_parent_death)
+    signal.signal(signal.SIGTERM, _on_stop)
+    signal.signal(signal.SIGUSR1, _on_stop)
     _parent_pid = parent_pid
     _die_with_parent()
     if os.getppid() != parent_pid:  # the parent died before we could ask to be told
@@ -77,7 +79,7 @@ def init_worker(root: str, parent_pid: int) -> None:
 
 
 def _parent_alive() -> bool:
-    return not _parent_gone and (_parent_pid is None or os.getppid() == _parent_pid)
+    return not _stop_after_task and (_parent_pid is None or os.getppid() == _parent_pid)
 
 
 def handle(path: str, source: str, check_decode: bool) -> dict:
@@ -120,7 +122,7 @@ def handle(path: str, source: str, check_decode: bool) -> dict:
         return {"kind": "error", "error": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc()}
     finally:
         _busy = False
-        if _parent_gone or not _parent_alive():
+        if not _parent_alive():
             os._exit(0)
 
 
@@ -136,7 +138,7 @@ def recover_jobs() -> dict:
         return {"kind": "error", "error": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc()}
     finally:
         _busy = False
-        if _parent_gone or not _parent_alive():
+        if not _parent_alive():
             os._exit(0)
 
 
@@ -154,7 +156,7 @@ def expire_due(actor: str) -> dict:
         return {"kind": "error", "error": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc()}
     finally:
         _busy = False
-        if _parent_gone or not _parent_alive():
+        if not _parent_alive():
             os._exit(0)
 
 
