@@ -146,12 +146,16 @@ def measure(cmd: list[str], *, cwd: Path | None = None, env: dict | None = None)
                threading.Thread(target=drain, args=(proc.stderr, err_chunks), daemon=True)]
     for r in readers:
         r.start()
+    cpu_seen: dict[int, float] = {}  # pool workers are not always waited for: sum what each process used
     while proc.poll() is None:
         total = 0
         try:
             for p in [root, *root.children(recursive=True)]:
                 try:
-                    total += p.memory_info().rss
+                    with p.oneshot():
+                        total += p.memory_info().rss
+                        t = p.cpu_times()
+                        cpu_seen[p.pid] = t.user + t.system
                 except psutil.Error:
                     pass
         except psutil.Error:
@@ -162,7 +166,8 @@ def measure(cmd: list[str], *, cwd: Path | None = None, env: dict | None = None)
     for r in readers:
         r.join()
     after = os.times()
-    cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
+    cpu = max(sum(cpu_seen.values()),
+              (after.children_user - before.children_user) + (after.children_system - before.children_system))
     return {"wall": wall, "cpu": cpu, "peak_rss": peak, "rc": proc.returncode,
             "stdout": b"".join(out_chunks).decode("utf-8", "replace"),
             "stderr": b"".join(err_chunks).decode("utf-8", "replace")}
@@ -192,14 +197,19 @@ def run_face_recognition(env: Path, known: Path, photos: Path) -> dict:
 
 
 def run_deface(env: Path, photos: Path, tmp: Path) -> dict:
-    out = Path(tempfile.mkdtemp(prefix="deface-", dir=tmp))
-    files = sorted(str(p) for p in photos.iterdir())
-    m = measure([str(env / "bin" / "deface"), *files, "-o", str(out)])
+    """deface writes ``<name>_anonymized.jpg`` beside each input: it gets its own copy of the photos."""
+    own = Path(tempfile.mkdtemp(prefix="deface-", dir=tmp))
+    for f in photos.iterdir():
+        shutil.copy2(f, own / f.name)
+    files = sorted(str(p) for p in own.iterdir())
+    m = measure([str(env / "bin" / "deface"), *files])
     if m["rc"] != 0:
         raise SystemExit(f"deface failed ({m['rc']}):\n{m['stderr'][-3000:]}")
     m["faces"] = None  # deface prints no count
-    m["outputs"] = len(list(out.iterdir()))
-    shutil.rmtree(out, ignore_errors=True)
+    m["outputs"] = len([p for p in own.iterdir() if "_anonymized" in p.name])
+    if m["outputs"] != len(files):
+        raise SystemExit(f"deface wrote {m['outputs']} of {len(files)} outputs:\n{m['stderr'][-3000:]}")
+    shutil.rmtree(own, ignore_errors=True)
     return m
 
 

@@ -43,6 +43,9 @@ def _net():
     if net is None:
         import cv2
 
+        # One thread: the pipeline runs one photo per core in separate processes, and OpenCV's
+        # own thread pool would only fight them for the same cores.
+        cv2.setNumThreads(1)
         net = cv2.dnn.readNetFromONNX(str(model_path()))
         _local.net = net
     return net
