@@ -277,9 +277,9 @@ def _decode_quietly(data: bytes, kind: str, max_pixels: int, draft: tuple[int, i
             raise RejectedImage(f"This kind of image is not accepted ({im.format}).", code="unsupported_type")
 
         if fmt == "JPEG":
-            _strict_jpeg_check(data)
+            strict_jpeg_check(data)
         elif fmt == "PNG":
-            _png_verify(data)
+            png_verify(data)
 
         if getattr(im, "n_frames", 1) > 1:
             im.seek(0)
@@ -310,7 +310,7 @@ def _draft(im: Image.Image, min_long_edge: int, min_pixels: int) -> None:
 _LABELS = {"JPEG": "JPEG", "PNG": "PNG", "WEBP": "WebP", "HEIF": "HEIC"}
 
 
-def _strict_jpeg_check(data: bytes) -> None:
+def strict_jpeg_check(data: bytes) -> None:
     """Decode the JPEG once with libjpeg-turbo in strict mode: warnings such as
     "premature end of data segment" become errors. Pillow hides them."""
     import simplejpeg
@@ -326,7 +326,7 @@ def _strict_jpeg_check(data: bytes) -> None:
                            min_height=1, min_width=1, strict=True)
 
 
-def _png_verify(data: bytes) -> None:
+def png_verify(data: bytes) -> None:
     """Check every PNG chunk's CRC up to IEND (Pillow's ``verify``)."""
     with Image.open(io.BytesIO(data), formats=["PNG"]) as probe:
         probe.verify()

@@ -24,6 +24,25 @@ def fixtures_dir(*parts: str) -> Path:
     return path
 
 
+def import_face_recognition():
+    """The face_recognition library, as an independent recogniser for tests.
+
+    Importing it sets Pillow's global ``ImageFile.LOAD_TRUNCATED_IMAGES = True`` (face_recognition/api.py),
+    which would make every later decode in this test process accept truncated files and hide the
+    product's own truncation checks; the flag is put back as it was.
+    """
+    from PIL import ImageFile
+
+    from processors.dlib_models import ensure_pkg_resources
+
+    before = ImageFile.LOAD_TRUNCATED_IMAGES
+    ensure_pkg_resources()
+    import face_recognition
+
+    ImageFile.LOAD_TRUNCATED_IMAGES = before
+    return face_recognition
+
+
 def exiftool() -> str:
     path = shutil.which("exiftool")
     if not path:

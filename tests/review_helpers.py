@@ -129,10 +129,9 @@ class Recogniser:
     """face_recognition (the library, not our code) with a person's enrolled reference photos."""
 
     def __init__(self):
-        from processors.dlib_models import ensure_pkg_resources
+        from tests.conftest import import_face_recognition
 
-        ensure_pkg_resources()
-        import face_recognition
+        face_recognition = import_face_recognition()
 
         self.fr = face_recognition
         self._refs: dict[str, np.ndarray] = {}

@@ -89,10 +89,9 @@ def test_same_person_is_closer_than_anyone_else(enrolled):
 
 def test_an_independent_recogniser_matches_event_photos_to_the_enrolled_person(enrolled):
     """face_recognition (its own detector and 68-point landmarks) on other photos finds the right person."""
-    from processors.dlib_models import ensure_pkg_resources
+    from tests.conftest import import_face_recognition
 
-    ensure_pkg_resources()
-    import face_recognition
+    face_recognition = import_face_recognition()
 
     ws, _ = enrolled
     ids, matrix = load_reference_encodings(ws.db)

@@ -122,10 +122,9 @@ def test_released_outputs_per_channel(events_result, enrolled):
 
 def _independent_encodings(path: Path):
     """face_recognition (not our code path) finds and encodes the faces of an output."""
-    from processors.dlib_models import ensure_pkg_resources
+    from tests.conftest import import_face_recognition
 
-    ensure_pkg_resources()
-    import face_recognition
+    face_recognition = import_face_recognition()
 
     img = face_recognition.load_image_file(str(path))
     boxes = face_recognition.face_locations(img, number_of_times_to_upsample=1)

@@ -130,9 +130,17 @@ def decode_problem(path: Path, *, max_bytes: int | None = None, max_pixels: int 
                 return None
             if max_pixels is not None and im.width * im.height > max_pixels:
                 return None
-            if im.format in ("JPEG", "MPO"):
+            fmt = im.format
+            if fmt in ("JPEG", "MPO"):
                 im.draft("RGB", (max(1, im.width // 8), max(1, im.height // 8)))
             im.load()
+        # Pillow fills a truncated image with grey when anything in the process has set
+        # ImageFile.LOAD_TRUNCATED_IMAGES; the processor's strict checks do not depend on it.
+        if fmt in ("JPEG", "MPO", "PNG"):
+            from processors.decode import png_verify, strict_jpeg_check
+
+            data = Path(path).read_bytes()
+            (png_verify if fmt == "PNG" else strict_jpeg_check)(data)
     except UnidentifiedImageError:
         return "not a recognised image"
     except Image.DecompressionBombError:
