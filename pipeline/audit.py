@@ -23,20 +23,22 @@ are decided by ``consent.policy.decide_face`` — the same code as the release p
 
 How it runs: the coordinator (this process) walks the folders, hashes each file and
 looks the hash up in the cache (``pipeline.audit_cache``). Cache misses are analysed by
-a pool of worker processes (``pipeline.audit_worker``: decode, metadata, find and encode
-faces); at most a few files per worker are in flight, so memory stays flat however large
-the archive. Matching and decisions happen here, from the (cached) encodings, so an
-audit after a consent change touches no pixels.
+workers (``pipeline.audit_worker``: decode, metadata, find and encode faces) — worker
+processes on this computer, or a Dask cluster's workers, which get the file's bytes and
+share nothing else (``pipeline.audit_pool``); at most a few files per worker are in
+flight, so memory stays flat however large the archive. Matching and decisions happen
+here, from the (cached) encodings, so an audit after a consent change touches no pixels;
+only this process writes (the cache, in the workspace database).
 """
 from __future__ import annotations
 
-import multiprocessing
+import logging
 import os
 import re
 import time
 import urllib.parse
 from collections import Counter, deque
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import PurePath
@@ -44,8 +46,10 @@ from pathlib import PurePath
 from consent.policy import decide_face
 from pipeline.audit_cache import AuditCache
 from pipeline.audit_files import Entry, hash_file, is_within, read_bytes, walk, why_unreadable
-from pipeline.audit_worker import analyse_file, settings_for
+from pipeline.audit_pool import make_audit_executor, slots, submit
+from pipeline.audit_worker import settings_for
 from pipeline.context import RunContext
+from pipeline.executor import LocalExecutor
 from pipeline.jobs import encoding_from_blob
 from processors.names import find_full_names
 
@@ -67,7 +71,10 @@ EXIF_EXTRAS = {"maker_notes": "maker notes", "camera_serial": "camera serial num
 
 TEXT_LIMIT = 2 * 1024 * 1024        # bytes of a text file searched for names
 TEXT_KINDS = ("a text file", "a web page (HTML)")
-MAX_TASKS_PER_WORKER = 200          # workers are replaced now and then, so their memory cannot creep up
+CRASHED = ("the photo checker stopped working on this file (the file may be damaged in a way that crashes "
+           "the decoder); open it by hand")
+
+log = logging.getLogger(__name__)
 
 
 def available_cores() -> int:
@@ -290,6 +297,7 @@ class _Item:
     result: dict | None = None            # analysis (cached or from a worker)
     future: Future | None = None
     from_cache: bool = False
+    retried: bool = False
 
     def ready(self) -> bool:
         return self.future is None or self.future.done()
@@ -299,17 +307,21 @@ class Auditor:
     """Audits folders and files against the register and yields one :class:`FileReport` per file.
 
     ``Auditor(ws, channels).run(paths, advance)`` — ``advance()`` is called once per file (progress bar).
+    ``executor`` (``pipeline.audit_pool.make_audit_executor``) is where files are analysed; by default
+    a local pool of ``workers`` processes, closed at the end of each run. A given executor is the
+    caller's to close.
     """
 
-    def __init__(self, ws, channels: list[str] | None = None, *, workers: int | None = None):
+    def __init__(self, ws, channels: list[str] | None = None, *, workers: int | None = None, executor=None):
         self.ws = ws
         self.channels = list(channels or ws.config.channels)
         self.ctx = RunContext(ws).refresh()
         self.settings = settings_for(ws.config)
-        self.workers = max(1, workers or available_cores())
+        self._own_executor = executor is None
+        self.executor = executor or make_audit_executor("local", workers=workers or available_cores())
+        self.workers = slots(self.executor)
         self.window_size = self.workers * 3
         self.analysed = 0
-        self._pool: ProcessPoolExecutor | None = None
         self._window: deque[_Item] = deque()
         self._inflight: dict[str, Future] = {}
 
@@ -334,7 +346,8 @@ class Auditor:
             window.clear()
             inflight.clear()
             self.cache.close()
-            self._stop_pool()
+            if self._own_executor:
+                self.executor.close()
 
     # ----------------------------------------------------------------- per file
 
@@ -363,7 +376,7 @@ class Auditor:
         elif item.sha in inflight:            # the same content twice in the archive: analysed once
             item.future = inflight[item.sha]
         else:
-            item.future = inflight[item.sha] = self._submit(entry.path)
+            item.future = inflight[item.sha] = self._submit(item)
         return item
 
     def _finish(self, item: _Item, inflight: dict) -> FileReport:
@@ -410,30 +423,39 @@ class Auditor:
 
     # ----------------------------------------------------------------- workers
 
-    def _submit(self, path: str) -> Future:
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                             max_tasks_per_child=MAX_TASKS_PER_WORKER)
+    def _submit(self, item: _Item) -> Future:
         self.analysed += 1
-        return self._pool.submit(analyse_file, path, self.settings)
+        return submit(self.executor, item.entry.path, item.sha, item.size, self.settings)
 
     def _result(self, item: _Item) -> dict:
         try:
             return item.future.result()
         except BrokenProcessPool:
             return self._recover_from_crash(item)
+        except Exception as exc:
+            # Dask: workers died while this file was on them (KilledWorker) — it may be the culprit or a
+            # bystander queued on the same worker — or the cluster went away. Sent once more on its own
+            # turn, so a bystander is checked after all; failing twice, it is reported, never cached.
+            if not item.retried:
+                item.retried = True
+                old, item.future = item.future, self._submit(item)
+                if self._inflight.get(item.sha) is old:
+                    self._inflight[item.sha] = item.future
+                return self._result(item)
+            log.warning("analysis of %s failed on the cluster: %s", item.entry.path, exc)
+            return _crashed(f"{CRASHED} [{type(exc).__name__}: {exc}]")
 
     def _recover_from_crash(self, item: _Item) -> dict:
-        """A worker died (a file crashed the decoder or dlib). Every file that was in flight is retried
+        """A local worker died (a file crashed the decoder or dlib). Every file that was in flight is retried
         alone, so only the file that really crashes it is reported; the audit carries on."""
         broken = item.future
-        self._stop_pool()
+        self.executor.restart()
         affected = [item] + [it for it in self._window if it.future is not None and _failed(it.future)]
         retried: dict[int, Future] = {}
         for it in affected:
             key = id(it.future)
             if key not in retried:
-                retried[key] = self._alone(it.entry.path)
+                retried[key] = self._alone(it)
             it.future = retried[key]
         for sha, fut in list(self._inflight.items()):
             if id(fut) in retried:
@@ -441,33 +463,29 @@ class Auditor:
         del broken
         return item.future.result()
 
-    def _alone(self, path: str) -> Future:
+    def _alone(self, item: _Item) -> Future:
         done: Future = Future()
-        with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        with LocalExecutor(1) as alone:
             try:
-                done.set_result(pool.submit(analyse_file, path, self.settings).result())
+                done.set_result(submit(alone, item.entry.path, item.sha, item.size, self.settings).result())
             except BrokenProcessPool:
-                done.set_result({"sha256": None, "outcome": "unreadable", "format": None, "width": None,
-                                 "height": None, "faces": [], "cacheable": False,
-                                 "metadata": {"found": [], "texts": {}, "person_names": []},
-                                 "error": "the photo checker stopped working on this file (the file may be "
-                                          "damaged in a way that crashes the decoder); open it by hand"})
+                done.set_result(_crashed(CRASHED))
         return done
 
-    def _stop_pool(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+
+def _crashed(reason: str) -> dict:
+    return {"sha256": None, "outcome": "unreadable", "format": None, "width": None, "height": None, "faces": [],
+            "cacheable": False, "metadata": {"found": [], "texts": {}, "person_names": []}, "error": reason}
 
 
 def _failed(fut: Future) -> bool:
     return fut.done() and (fut.cancelled() or isinstance(fut.exception(), BrokenProcessPool))
 
 
-def audit(ws, paths: list[str], channels: list[str] | None = None, *, workers: int | None = None,
+def audit(ws, paths: list[str], channels: list[str] | None = None, *, workers: int | None = None, executor=None,
           advance=lambda n=1: None):
     """Yield ``(FileReport, Summary)`` pairs as files are audited; the Summary is cumulative."""
-    auditor = Auditor(ws, channels, workers=workers)
+    auditor = Auditor(ws, channels, workers=workers, executor=executor)
     summary = Summary(auditor.channels)
     started = time.monotonic()
     for report in auditor.run(paths, advance):

@@ -1,11 +1,17 @@
-"""The expensive part of an audit, for one file, in a worker process: read, metadata, decode, faces.
+"""The expensive part of an audit, for one file, on a worker: read, metadata, decode, faces.
 
-Runs in a ``ProcessPoolExecutor`` worker. It reads the file itself (read-only, see
-``audit_files``) so no photo travels between processes, and returns a small,
-picklable result: the content hash of exactly the bytes it analysed, the metadata
-inspection and the face boxes with their encodings (raw float64 bytes). Matching
-against the register is *not* done here: it is cheap, and it is what changes
-when consent changes, so the coordinator does it from the cached encodings.
+Two ways in, one analysis:
+
+- ``analyse_file(path, settings)`` — a worker process on this computer reads the file itself
+  (read-only, see ``audit_files``), so no photo travels between processes;
+- ``analyse_data(data, name, settings, sha)`` — a Dask worker, which shares no folder with the
+  coordinator, gets the file's bytes (for a file over the size limit, only its first
+  ``METADATA_HEAD`` bytes and its hash) and never sees a path.
+
+Either returns a small, picklable result: the content hash of exactly the bytes it analysed,
+the metadata inspection and the face boxes with their encodings (raw float64 bytes). Matching
+against the register is *not* done here: it is cheap, and it is what changes when consent
+changes, so the coordinator does it from the cached encodings.
 
 Faces are found with ``pipeline.analyse.find_faces`` — exactly the detection and
 encoding of the release path, so the audit sees the faces the release path sees.
@@ -31,9 +37,36 @@ def settings_for(config) -> dict:
 
 
 def analyse_file(path: str, settings: dict) -> dict:
-    """Analyse one file. Never raises: a failure is an ``unreadable`` result with a plain reason."""
+    """Analyse one file this process reads itself. Never raises: a failure is an ``unreadable`` result."""
+    return _guarded(_analyse_path, path, settings)
+
+
+def analyse_data(data: bytes, name: str, settings: dict, sha: str | None = None, size: int | None = None) -> dict:
+    """Analyse one file from its bytes (a worker that cannot see the file). Never raises.
+
+    ``sha`` and ``size`` are given only for a file over the size limit: ``data`` is then just its
+    head (for the metadata), ``sha`` the hash of the whole file, computed by the coordinator.
+    """
+    _setup_once()
+    return _guarded(_analyse_bytes, data, name, settings, sha, size)
+
+
+_ready = False
+
+
+def _setup_once() -> None:
+    """On a Dask worker: one thread per library (a local pool's initializer does this already)."""
+    global _ready
+    if not _ready:
+        from pipeline.executor import worker_setup
+
+        worker_setup(single_threaded=True, warm=False)
+        _ready = True
+
+
+def _guarded(fn, *args) -> dict:
     try:
-        return _analyse(path, settings)
+        return fn(*args)
     except OSError as exc:
         return _unreadable(None, why_unreadable(exc), cacheable=False)
     except MemoryError:
@@ -42,20 +75,26 @@ def analyse_file(path: str, settings: dict) -> dict:
         return _unreadable(None, f"the photo could not be checked ({type(exc).__name__}: {exc})", cacheable=False)
 
 
-def _analyse(path: str, settings: dict) -> dict:
-    from processors.decode import RejectedImage, decode_image
-    from processors.metadata import inspect_metadata
-
+def _analyse_path(path: str, settings: dict) -> dict:
     name = os.path.basename(path)
     max_bytes = settings["max_bytes"]
     size = os.stat(path, follow_symlinks=False).st_size
     if size > max_bytes:
-        sha = hash_file(path)[0]
-        metadata = _metadata_dict(inspect_metadata(read_bytes(path, METADATA_HEAD), name))
-        return _unreadable(sha, f"the file is too large to check for faces ({size / 1e6:,.0f} MB; the limit is "
+        return _analyse_bytes(read_bytes(path, METADATA_HEAD), name, settings, hash_file(path)[0], size)
+    return _analyse_bytes(read_bytes(path, max_bytes + 1), name, settings)
+
+
+def _analyse_bytes(data: bytes, name: str, settings: dict, sha: str | None = None, size: int | None = None) -> dict:
+    from processors.decode import RejectedImage, decode_image
+    from processors.metadata import inspect_metadata
+
+    max_bytes = settings["max_bytes"]
+    if sha is not None:  # over the size limit: data is the file's head, for its metadata only
+        metadata = _metadata_dict(inspect_metadata(data, name))
+        size_text = f"{size / 1e6:,.0f} MB; " if size else ""
+        return _unreadable(sha, f"the file is too large to check for faces ({size_text}the limit is "
                                 f"{max_bytes / 1e6:,.0f} MB, [limits] max_file_mb in pipeline.toml)",
                            metadata=metadata)
-    data = read_bytes(path, max_bytes + 1)
     sha = hashlib.sha256(data).hexdigest()
     metadata = _metadata_dict(inspect_metadata(data, name))
     try:

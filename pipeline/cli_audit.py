@@ -1,4 +1,4 @@
-"""`pipeline audit PATH… [--channel C] [--format table|json|csv|html] [--output FILE]`."""
+"""`pipeline audit PATH… [--channel C] [--format table|json|csv|html] [--output FILE] [--executor local|dask]`."""
 from __future__ import annotations
 
 import io
@@ -21,8 +21,15 @@ from pipeline.errors import UserError
               show_default=True, help="table on the terminal, json (one record per file and line), csv or html.")
 @click.option("--output", default=None, type=click.Path(dir_okay=False),
               help="Write the report to FILE instead of the terminal (outside the audited folders).")
+@click.option("--executor", "executor_kind", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="Where photos are checked: worker processes on this computer, or a Dask cluster "
+                   "(its workers receive the photos' bytes; see docs/scale.md).")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Dask scheduler address for --executor dask, e.g. tcp://10.0.0.5:8786.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Worker processes for --executor local (default: one per CPU core).")
 @workspace_option
-def audit(ws, paths, channels, fmt, output):
+def audit(ws, paths, channels, fmt, output, executor_kind, scheduler, workers):
     """Check photo archives against today's consent register. Read-only: nothing is changed.
 
     Reports GPS and other metadata, pupils' full names in file names and embedded text, and every
@@ -56,6 +63,17 @@ def audit(ws, paths, channels, fmt, output):
         if not Path(output).parent.is_dir():
             raise UserError(f"The folder for --output does not exist: {Path(output).parent}. Create it first.")
 
+    from pipeline.audit_pool import make_audit_executor
+    from pipeline.executor import ExecutorError
+
+    if executor_kind == "dask" and workers is not None:
+        raise UserError("--workers is for --executor local; a Dask cluster has the workers started with "
+                        "'dask worker' (see docs/scale.md).")
+    try:
+        executor = make_audit_executor(executor_kind, scheduler=scheduler, workers=workers)
+    except ExecutorError as exc:
+        raise UserError(str(exc)) from None
+
     err = Console(stderr=True)
     people = ws.db.execute("SELECT count(*) FROM reference_encodings").fetchone()[0]
     if not people:
@@ -65,8 +83,9 @@ def audit(ws, paths, channels, fmt, output):
     spool = Spool()
     summary = None
     try:
-        with progress_bar(total, "Auditing", err) as advance:
-            for report, summary in run_audit(ws, list(paths), list(channels) or None, advance=advance):
+        with executor, progress_bar(total, "Auditing", err) as advance:
+            for report, summary in run_audit(ws, list(paths), list(channels) or None, executor=executor,
+                                             advance=advance):
                 spool.add(report.to_json())
         if summary is None:
             raise UserError("There are no files in " + ", ".join(paths) + ".")
