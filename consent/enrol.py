@@ -14,29 +14,23 @@ from __future__ import annotations
 
 import hashlib
 import json
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 from consent.database import now_iso, transaction
 from consent.register import record_event
+from processors.decode import RejectedImage, decode_image
 from processors.face_detect import DetectOptions, detect
 from processors.face_encode import box_size, encode_detection
-
-try:  # HEIC/HEIF from phones
-    import pillow_heif
-
-    pillow_heif.register_heif_opener()
-except ImportError:  # pragma: no cover - pillow-heif is a declared dependency
-    pillow_heif = None
 
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".heic", ".heif"}
 JUNK_NAMES = {"thumbs.db", "desktop.ini", ".ds_store"}
 MAX_EDGE = 1600          # photos are downscaled to this longest edge before detection (speed)
 MAX_PIXELS = 100_000_000  # refuse larger images (decompression bombs)
+MAX_BYTES = 200 * 1024 * 1024
 
 
 class PhotoError(Exception):
@@ -129,34 +123,25 @@ def _person_from_filename(stem: str, ids: set[str], folded: dict[str, list[str]]
 # ---------------------------------------------------------------- reading one photo
 
 def decode_photo(path: Path, max_edge: int = MAX_EDGE) -> DecodedPhoto:
-    """Open a photo, apply its EXIF orientation and downscale it to ``max_edge``. Raises PhotoError."""
+    """Open a photo with the release path's decoder (same checks, EXIF orientation, sRGB) and
+    downscale it to ``max_edge``. Raises PhotoError."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
-                width, height = im.size
-                if width * height > MAX_PIXELS:
-                    raise PhotoError(f"the photo is too large ({width}x{height} pixels); use a smaller copy")
-                orientation = im.getexif().get(0x0112, 1)
-                if im.format == "JPEG" and max(width, height) > max_edge:
-                    factor = max_edge / max(width, height)
-                    im.draft("RGB", (int(width * factor) + 1, int(height * factor) + 1))  # fast DCT downscale
-                im = ImageOps.exif_transpose(im)
-                im = im.convert("RGB")
-                if max(im.size) > max_edge:
-                    im.thumbnail((max_edge, max_edge), Image.Resampling.LANCZOS)
-                rgb = np.asarray(im, dtype=np.uint8)
-    except PhotoError:
-        raise
-    except Image.DecompressionBombWarning:
-        raise PhotoError("the photo is too large to open safely; use a smaller copy") from None
-    except Exception as exc:  # unreadable, truncated, not an image at all
-        raise PhotoError(f"cannot be read as a photo ({type(exc).__name__}: {exc}); "
-                         "export it again as JPEG") from None
-    if orientation in (5, 6, 7, 8):
-        width, height = height, width
+        data = path.read_bytes()
+    except OSError as exc:
+        raise PhotoError(f"cannot be read ({exc.strerror or exc}); check the file and its permissions") from None
+    try:
+        decoded = decode_image(data, name=path.name, max_bytes=MAX_BYTES, max_pixels=MAX_PIXELS,
+                               min_long_edge=max_edge)
+    except RejectedImage as exc:
+        raise PhotoError(f"cannot be read as a photo: {exc.reason}") from None
+    im = decoded.image
+    if max(im.size) > max_edge:
+        im = im.copy()
+        im.thumbnail((max_edge, max_edge), Image.Resampling.LANCZOS)
+    rgb = np.ascontiguousarray(np.asarray(im, dtype=np.uint8))
+    width, height = decoded.original_size
     h, w = rgb.shape[:2]
-    return DecodedPhoto(np.ascontiguousarray(rgb), (height / h, width / w))
+    return DecodedPhoto(rgb, (height / h, width / w))
 
 
 def reference_encoding(photo: DecodedPhoto, min_face_size: int) -> tuple[list[int], np.ndarray]:
