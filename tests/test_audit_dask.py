@@ -221,3 +221,25 @@ def test_a_scheduler_without_workers_is_a_plain_error(workspace, folder, cli, mo
     with distributed.LocalCluster(n_workers=0, processes=False, dashboard_address=":0") as empty:
         r = cli("audit", folder, "--executor", "dask", "--scheduler", empty.scheduler_address, workspace=workspace)
     assert r.exit_code == 2 and "has no workers" in r.output and "dask worker" in r.output, r.output
+
+
+def test_a_large_photo_travels_without_dask_warnings(workspace, tmp_path, cluster):
+    """An 11 MB photo is a task argument by design; Dask's 'large graph' advice is not shown to the user."""
+    import warnings
+
+    import numpy as np
+    from PIL import Image
+
+    tree = tmp_path / "big"
+    tree.mkdir()
+    noise = np.random.default_rng(3).integers(0, 255, (1950, 1950, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(tree / "scan.png")
+    assert (tree / "scan.png").stat().st_size > 10 * 1024 * 1024
+    _cluster, client = cluster
+    from pipeline.executor import DaskExecutor
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        records, auditor = audit_records(workspace, tree, executor=DaskExecutor(client=client))
+    assert [r["checked"] for r in records] == [True] and auditor.analysed == 1
+    assert not [w for w in caught if "large graph" in str(w.message)]
