@@ -94,6 +94,11 @@ def test_identify_records_and_redecides_but_does_not_release(ws):
     assert stored == [{"confirmed_person": "biden"}]
 
 
+def _detail(img: Image.Image) -> float:
+    g = np.asarray(img.convert("L"), dtype=float)
+    return (np.abs(np.diff(g, axis=0)).mean() + np.abs(np.diff(g, axis=1)).mean()) / 2
+
+
 def test_release_keeps_unconfirmed_faces_redacted_on_every_channel(ws):
     item = held(ws)[0]
     stranger = unknown_face(item)
@@ -108,15 +113,16 @@ def test_release_keeps_unconfirmed_faces_redacted_on_every_channel(ws):
         assert rel.startswith(f"approved/{channel}/") and (ws / rel).is_file()
     faces = {f["box"][0]: f for f in rec["faces"]}
     assert set(faces[stranger["box"][0]]["decisions"].values()) == {"blur"}
-    # the stranger's face is really redacted in every output: its region is nearly flat compared with the original
+    # the stranger's face is really redacted in every output: its region has lost nearly all detail
+    # (mean difference between neighbouring pixels; a smooth colour gradient may remain, features may not)
     original = Image.open(fixtures_dir("faces", "events") / "obama_and_biden.jpg").convert("RGB")
     top, right, bottom, left = stranger["box"]
-    before = np.asarray(original.crop((left, top, right, bottom)), dtype=float).std()
     for rel in rec["outputs"].values():
         out_img = Image.open(ws / rel).convert("RGB")
         s = out_img.width / original.width
-        crop = out_img.crop((int(left * s), int(top * s), int(right * s), int(bottom * s)))
-        assert np.asarray(crop, dtype=float).std() < before / 3
+        region = (int(left * s), int(top * s), int(right * s), int(bottom * s))
+        before = _detail(original.resize(out_img.size).crop(region))
+        assert _detail(out_img.crop(region)) < before / 8
     rows = query(ws, "SELECT channel, state FROM outputs WHERE job_id=?", (item["id"],))
     assert sorted(r["channel"] for r in rows) == sorted(CHANNELS) and {r["state"] for r in rows} == {"live"}
     dec = query(ws, "SELECT decision, actor FROM review_decisions WHERE job_id=?", (item["id"],))

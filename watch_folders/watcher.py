@@ -407,9 +407,9 @@ class Watcher:
             if e.kind == inbox_mod.CAPTION:
                 continue  # travels with its photo
             if e.kind == inbox_mod.EMPTY_DIR:
-                if self.tracker.is_stable(e.path, now):
-                    self._remove_empty_dir(e.path)
-                else:
+                # After a removal look again: the folder above may be empty now (a folder dropped
+                # whole, several levels deep, is removed from the bottom up).
+                if not self.tracker.is_stable(e.path, now) or self._remove_empty_dir(e.path):
                     pending += 1
                 continue
             long = e.kind == inbox_mod.PHOTO and e.path.name.endswith(inbox_mod.CAPTION_SUFFIX)
@@ -562,12 +562,13 @@ class Watcher:
         self.tracker.forget(e.path)
         self._report(record, source=source)
 
-    def _remove_empty_dir(self, path: Path) -> None:
+    def _remove_empty_dir(self, path: Path) -> bool:
         try:
             os.rmdir(path)
         except OSError:
-            return  # not empty any more, or not ours to remove: leave it
+            return False  # not empty any more, or not ours to remove: leave it
         self.tracker.forget(path)
+        return True
 
     def _report(self, record: dict, *, source: str, prefix: str = "") -> None:
         status = record.get("status") or "?"
