@@ -19,7 +19,7 @@ import sqlite3
 
 from consent.database import now_iso, transaction
 
-ANALYSIS_VERSION = 1
+ANALYSIS_VERSION = 2  # 2: draft decoding as in the release path; detector without the HOG second opinion
 BATCH = 64
 
 
@@ -28,7 +28,8 @@ def analysis_key(settings: dict) -> str:
     faces = settings["faces"]
     return json.dumps({"v": ANALYSIS_VERSION, "detector": faces.get("detector"),
                        "min_size": faces.get("min_recognisable_size"), "max_bytes": settings["max_bytes"],
-                       "max_pixels": settings["max_pixels"]}, sort_keys=True)
+                       "max_pixels": settings["max_pixels"], "min_long_edge": settings.get("min_long_edge")},
+                      sort_keys=True)
 
 
 class AuditCache:

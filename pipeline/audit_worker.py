@@ -33,6 +33,8 @@ def settings_for(config) -> dict:
         "max_bytes": int(limits["max_file_mb"] * 1024 * 1024),
         "max_pixels": int(limits["max_megapixels"] * 1_000_000),
         "faces": dict(config["faces"]),
+        # Decoded as the release path decodes (JPEGs DCT-scaled to what detection needs).
+        "min_long_edge": int(config["output"]["max_edge"]),
     }
 
 
@@ -85,6 +87,7 @@ def _analyse_path(path: str, settings: dict) -> dict:
 
 
 def _analyse_bytes(data: bytes, name: str, settings: dict, sha: str | None = None, size: int | None = None) -> dict:
+    from pipeline.analyse import detector_pixels, scale_box
     from processors.decode import RejectedImage, decode_image
     from processors.metadata import inspect_metadata
 
@@ -98,8 +101,9 @@ def _analyse_bytes(data: bytes, name: str, settings: dict, sha: str | None = Non
     sha = hashlib.sha256(data).hexdigest()
     metadata = _metadata_dict(inspect_metadata(data, name))
     try:
-        decoded = decode_image(data, name=name, max_bytes=max_bytes, max_pixels=settings["max_pixels"])
-        image, fmt = decoded.image, decoded.format
+        decoded = decode_image(data, name=name, max_bytes=max_bytes, max_pixels=settings["max_pixels"],
+                               min_long_edge=settings.get("min_long_edge"), min_pixels=detector_pixels())
+        image, fmt, scale, size = decoded.image, decoded.format, decoded.scale, decoded.original_size
     except RejectedImage as exc:
         # The release path accepts four formats; an archive also holds scans (TIFF), GIFs and BMPs,
         # which can show a child just as well. They are checked here, never released.
@@ -107,16 +111,20 @@ def _analyse_bytes(data: bytes, name: str, settings: dict, sha: str | None = Non
         if other is None:
             return _unreadable(sha, exc.reason, metadata=metadata)
         image, fmt = other
+        scale, size = 1.0, image.size
     del data
     try:
         faces = _find_faces(image, settings["faces"])
+        if scale != 1.0:  # boxes in the coordinates of the whole picture, as the release path records them
+            for f in faces:
+                f["box"] = list(scale_box(f["box"], 1.0 / scale, size))
     except MemoryError:
         raise
     except Exception as exc:
         return _unreadable(sha, f"the photo could not be checked for faces ({exc})", metadata=metadata,
                            cacheable=False)
     return {"sha256": sha, "outcome": "checked", "error": None, "format": fmt,
-            "width": image.width, "height": image.height, "faces": faces, "metadata": metadata,
+            "width": size[0], "height": size[1], "faces": faces, "metadata": metadata,
             "cacheable": True}
 
 

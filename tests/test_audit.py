@@ -529,3 +529,23 @@ def test_parallel_bounded_ordered_and_each_content_analysed_once(workspace, tmp_
 def test_workspace_inside_the_audited_folder_is_refused(workspace, cli):
     r = cli("audit", workspace.parent, workspace=workspace)
     assert r.exit_code == 2 and "inside" in r.output and "Traceback" not in r.output
+
+
+def test_large_camera_photo_is_decoded_small_and_boxes_are_in_its_own_coordinates(audited, tmp_path):
+    """A 20-megapixel JPEG is decoded DCT-scaled (as the release path does); faces are still found,
+    recognised, and reported where they are in the full picture."""
+    events = fixtures_dir("faces", "events")
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    small = Image.open(events / "obama1.jpg").convert("RGB")
+    small.save(archive / "small.jpg", quality=95)
+    small.resize((small.width * 4, small.height * 4), Image.Resampling.LANCZOS).save(archive / "large.jpg", quality=95)
+    ws = tmp_path / "ws"
+    shutil.copytree(audited.ws, ws)
+    r = run_pipeline("--workspace", ws, "audit", archive, "--format", "json")
+    recs = {Path(x["path"]).name: x for x in json_lines(r.stdout)}
+    assert [f["person"] for f in recs["large.jpg"]["faces"]] == ["obama"] == [f["person"] for f in recs["small.jpg"]["faces"]]
+    (t, rt, b, lt), = [f["box"] for f in recs["small.jpg"]["faces"]]
+    (T, RT, B, LT), = [f["box"] for f in recs["large.jpg"]["faces"]]
+    for small_v, large_v, side in ((t, T, b - t), (rt, RT, rt - lt), (b, B, b - t), (lt, LT, rt - lt)):
+        assert abs(large_v - 4 * small_v) <= 4 * 0.1 * side, (recs["small.jpg"]["faces"], recs["large.jpg"]["faces"])
