@@ -36,7 +36,7 @@ from consent.register import record_event
 from pipeline.context import RunContext
 from pipeline.render import redacted_boxes, render_channels
 from pipeline.rerender import (OriginalMissing, decode_original, load_faces, original_bytes, redecided,
-                               render_lock, save_decisions, update_result)
+                               refresh_preview, render_lock, save_decisions, update_result)
 from processors.names import NamedPerson, find_names, scrub_caption
 from processors.output import write_atomic
 
@@ -139,6 +139,7 @@ def _propagate(ws, people, *, cause, actor, forgotten, ctx, today, wait_for_runn
     for job_id in _affected_jobs(ws.db, ids, theirs):
         _propagate_job(ws, ctx, job_id, named, cause, actor, report)
         done.add(job_id)
+    _refresh_held_previews(ws, ctx, ids)
     late = _late_jobs(ws, started, wait_for_running, report) if wait_for_running > 0 else []
     if late:
         affected = set(_affected_jobs(ws.db, ids, theirs))
@@ -151,6 +152,19 @@ def _propagate(ws, people, *, cause, actor, forgotten, ctx, today, wait_for_runn
                       "images_changed": report.images_changed, "files_changed": report.files_changed,
                       "takedowns": [t["id"] for t in report.takedowns]})
     return report
+
+
+def _refresh_held_previews(ws, ctx, ids: list[str] | None) -> None:
+    """Photos held for review are not released, but their private previews show the reviewer every
+    face kept on every channel: bring those in line with the register too."""
+    for job in ws.db.execute("SELECT * FROM jobs WHERE status='review'").fetchall():
+        faces = load_faces(ws.db, job["id"])
+        if ids is not None and not any({f["person"], f["confirmed"], *(c[0] for c in f["candidates"])} & set(ids)
+                                       for f in faces):
+            continue
+        work = redecided(faces, ctx)
+        if [w["decisions"] for w in work] != [f["decisions"] for f in faces]:
+            refresh_preview(ws, job, work)
 
 
 def expire(ws, *, actor: str, today: date | None = None, ctx: RunContext | None = None) -> PropagationReport:

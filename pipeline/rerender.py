@@ -18,6 +18,7 @@ from PIL import Image
 from pipeline.analyse import decide_faces, face_json
 from pipeline.errors import UserError
 from pipeline.jobs import encoding_from_blob
+from pipeline.render import render_preview
 from processors.decode import RejectedImage, decode_image
 
 
@@ -130,3 +131,12 @@ def update_result(conn: sqlite3.Connection, job: sqlite3.Row, faces: list[dict] 
         record["faces"] = [face_json({**f, "candidates": f.get("candidates", [])}) for f in faces]
     record.update(fields)
     conn.execute("UPDATE jobs SET result_json=? WHERE id=?", (json.dumps(record, ensure_ascii=False), job["id"]))
+
+
+def refresh_preview(ws, job: sqlite3.Row, work: list[dict]) -> None:
+    """Render a held image's private review preview again with the decisions ``work``."""
+    try:
+        image = decode_original(ws, job, original_bytes(ws, job))
+    except OriginalMissing:
+        return  # the old preview stays; it redacts at least as much
+    render_preview(ws, image, work, job["id"])

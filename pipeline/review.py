@@ -23,9 +23,10 @@ from consent.register import record_event
 from pipeline.captions import channel_captions
 from pipeline.context import RunContext
 from pipeline.errors import UserError
-from pipeline.render import remove_preview, render_channels, render_preview
+from pipeline.render import remove_preview, render_channels
 from pipeline.rerender import (OriginalMissing, decode_original, job_row, load_faces, original_bytes,
-                               output_stem, redecided, render_lock, save_decisions, update_result)
+                               output_stem, redecided, refresh_preview, render_lock, save_decisions,
+                               update_result)
 from processors.metadata import inspect_metadata
 from processors.output import encode_jpeg
 from processors.redact import head_region
@@ -184,7 +185,7 @@ def identify(ws, job_id: int, face_idx: int, person: str, *, actor: str, ctx: Ru
     if status == "blocked":
         remove_preview(ws, job_id)
         return {"id": job_id, "source": job["source"], "status": "blocked", "reason": reason}
-    _refresh_preview(ws, job, work)
+    refresh_preview(ws, job, work)
     record = _held_record(ws, ctx, job_row(ws.db, job_id))
     record["status"] = "review"
     return record
@@ -296,14 +297,6 @@ def _settled(w: dict) -> tuple[dict, dict]:
         else:
             decisions[channel], reasons[channel] = d, w["reasons"].get(channel, "")
     return decisions, reasons
-
-
-def _refresh_preview(ws, job, work: list[dict]) -> None:
-    try:
-        image = decode_original(ws, job, original_bytes(ws, job))
-    except OriginalMissing:
-        return  # the old preview stays; it redacts at least as much
-    render_preview(ws, image, work, job["id"])
 
 
 def _remove(path) -> None:

@@ -223,3 +223,22 @@ def test_help_says_identifying_does_not_release():
 
     text = CliRunner().invoke(main, ["review", "decide", "--help"]).output
     assert "never releases an image on its own" in text
+
+
+def test_a_withdrawal_redacts_the_person_in_held_previews_too(ws):
+    """A held photo's preview shows the reviewer the faces kept on every channel; once a family
+    withdraws consent on one channel, that child is redacted in the preview as well."""
+    item = held(ws)[0]
+    [obama] = [f for f in item["faces"] if f["person"] == "obama"]
+    top, right, bottom, left = obama["box"]
+    original = Image.open(fixtures_dir("faces", "events") / "obama_and_biden.jpg")
+
+    def obama_detail():
+        preview = Image.open(ws / item["preview"]).convert("RGB")
+        s = preview.width / original.width
+        return _detail(preview.crop((int(left * s), int(top * s), int(right * s), int(bottom * s))))
+
+    before = obama_detail()
+    invoke(ws, "consent", "set", "obama", "--channel", "website", "--status", "withdrawn")
+    assert obama_detail() < before / 8
+    assert [i["id"] for i in held(ws)] == [item["id"]]  # still held: a withdrawal never releases it
