@@ -225,6 +225,12 @@ class Batch:
             self._submit(item)
             return self._result(item, window)
         except Exception as exc:  # fail safe: a photo we could not check is never released
+            if getattr(self.executor, "kind", "") == "dask" and item.resubmits == 0:
+                # Workers died while this photo was on them (Dask's KilledWorker): it may be the culprit
+                # or a bystander queued on the same worker. Sent once more; failing again, it is rejected.
+                item.resubmits += 1
+                self._submit(item)
+                return self._result(item, window)
             log.exception("analysis failed for %s", item.path)
             return {"crashed": True, "error": f"{type(exc).__name__}: {exc}"}
 

@@ -205,6 +205,39 @@ def test_dask_cluster_of_two_workers_matches_one_by_one(ws_root, photos, one_by_
     assert all(ctxs == {} for ctxs in per_worker.values())
 
 
+def test_dask_photo_whose_worker_died_is_sent_once_more(ws_root, photos, dask_cluster, tmp_path):
+    """On a cluster a photo can fail because its worker died under another photo (Dask's KilledWorker):
+    it is sent once more before being rejected, so a bystander is still released."""
+    from pipeline.executor import DaskExecutor
+
+    _cluster, client = dask_cluster
+    marker = str(tmp_path / "died-once")
+
+    def fail_first_time(fn, *args):  # a closure: Dask ships it by value to the workers
+        import os as _os
+
+        if not _os.path.exists(marker):
+            open(marker, "w").close()
+            raise RuntimeError("the worker running this photo died")
+        return fn(*args)
+
+    def always_fail(fn, *args):
+        raise RuntimeError("the worker running this photo died")
+
+    class Flaky(DaskExecutor):
+        def submit(self, fn, *args):
+            if args[1] == "obama1.jpg":
+                return super().submit(fail_first_time, fn, *args)
+            if args[1] == "two_people.jpg":
+                return super().submit(always_fail, fn, *args)
+            return super().submit(fn, *args)
+
+    records = run_batch(ws_root, [photos / "obama1.jpg", photos / "two_people.jpg"], Flaky(client=client))
+    status = {Path(r["source"]).name: r["status"] for r in records}
+    assert os.path.exists(marker)
+    assert status == {"obama1.jpg": "released", "two_people.jpg": "rejected"}  # failing twice: fail safe
+
+
 def test_cli_process_with_dask_scheduler(ws_root, photos, dask_cluster):
     cluster, _client = dask_cluster
     r = run_pipeline("--workspace", ws_root, "process", photos, "--json", "--executor", "dask",
