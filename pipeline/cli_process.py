@@ -48,6 +48,8 @@ def process(ws, paths, caption, executor_kind, scheduler, workers, as_json):
         executor = make_executor(executor_kind, scheduler=scheduler, workers=workers)
     except ExecutorError as exc:
         raise UserError(str(exc)) from None
+    if hasattr(executor, "start"):
+        executor.start()  # workers warm up while the register is loaded
     counts: dict[str, int] = {}
     console = Console(stderr=True)
     inbox = (ws.root / "inbox").resolve()

@@ -64,6 +64,20 @@ def warm_models() -> None:
     dlib_models.load("recognition")
 
 
+def _local_worker_setup(single_threaded: bool) -> None:
+    """``worker_setup`` for the local pool, whose workers also leave without tearing down their
+    modules (face models, ONNX Runtime): they write no file and hold nothing to flush, and the
+    batch waits for them to exit."""
+    import atexit
+
+    worker_setup(single_threaded, True)
+    atexit.register(os._exit, 0)
+
+
+def _ready() -> None:
+    """A task that does nothing: it makes the pool start (and warm up) a worker."""
+
+
 class InlineExecutor:
     """Runs each task at once in this process: for a single photo or ``--workers 1`` (no start-up cost)."""
 
@@ -113,12 +127,18 @@ class LocalExecutor:
             single = self.workers > 1 or available_cores() == 1
             self._pool = ProcessPoolExecutor(
                 max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
-                initializer=worker_setup, initargs=(single, True),
+                initializer=_local_worker_setup, initargs=(single,),
                 max_tasks_per_child=self.max_tasks_per_child)
         return self._pool
 
     def submit(self, fn, *args) -> Future:
         return self._ensure().submit(fn, *args)
+
+    def start(self) -> None:
+        """Start every worker now, so they load the face models while the caller gets ready."""
+        pool = self._ensure()
+        for _ in range(self.workers):
+            pool.submit(_ready)
 
     def share(self, obj):
         return obj
