@@ -381,18 +381,13 @@ def report(args, samples, totals, per_variant, e2e, cli_samples) -> str:
         lines.append(f"| {name} | {fmt_recall(s)} | {fmt_recall(sub) if issue else '–'} | {s.unmatched} "
                      f"| {statistics.median(s.seconds):.3f}, {statistics.mean(s.seconds):.3f} "
                      f"| {statistics.mean(s.cpu):.3f} |")
-    lines += ["", "## Recall per variant", "",
-              "| configuration | " + " | ".join(variants) + " |",
-              "|---|" + "---|" * len(variants)]
-    for name in totals:
-        lines.append(f"| {name} | " + " | ".join(
-            f"{per_variant[(name, v)].found}/{per_variant[(name, v)].faces}" for v in variants) + " |")
-    lines += ["", "## CPU seconds per image, per variant", "",
-              "| configuration | " + " | ".join(variants) + " |",
-              "|---|" + "---|" * len(variants)]
-    for name in totals:
-        lines.append(f"| {name} | " + " | ".join(
-            f"{statistics.mean(per_variant[(name, v)].cpu):.3f}" for v in variants) + " |")
+    def per_variant_table(title: str, cell) -> list[str]:
+        rows = ["", title, "", "| configuration | " + " | ".join(variants) + " |", "|---|" + "---|" * len(variants)]
+        return rows + [f"| {name} | " + " | ".join(cell(per_variant[(name, v)]) for v in variants) + " |"
+                       for name in totals]
+
+    lines += per_variant_table("## Recall per variant", lambda ps: f"{ps.found}/{ps.faces}")
+    lines += per_variant_table("## CPU seconds per image, per variant", lambda ps: f"{statistics.mean(ps.cpu):.3f}")
     default = next(n for n in totals if "thorough" in n)
     missed = totals[default].missed
     lines += ["", f"Faces the default missed: {', '.join(missed) if missed else 'none'}."]

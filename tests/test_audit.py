@@ -110,11 +110,9 @@ def build_archive(root: Path) -> Path:
     return archive
 
 
-@pytest.fixture(scope="module")
-def audited(tmp_path_factory):
-    """Register + enrolment, the messy archive, and a first audit through the CLI (JSON to a file)."""
+def enrolled_workspace(root: Path) -> Path:
+    """``root/ws`` with the register (biden withdrawn on website) imported and the fixture people enrolled."""
     enrol = fixtures_dir("faces", "enrol")
-    root = tmp_path_factory.mktemp("audit")
     ws = root / "ws"
     assert run_pipeline("init", ws).returncode == 0
     (root / "register.csv").write_text(HEADER + "\n" + "\n".join(REGISTER) + "\n", encoding="utf-8")
@@ -122,6 +120,14 @@ def audited(tmp_path_factory):
                  ("consent", "set", "biden", "--channel", "website", "--status", "withdrawn", "--reason", "letter")):
         r = run_pipeline("--workspace", ws, *args)
         assert r.returncode == 0, r.stderr
+    return ws
+
+
+@pytest.fixture(scope="module")
+def audited(tmp_path_factory):
+    """Register + enrolment, the messy archive, and a first audit through the CLI (JSON to a file)."""
+    root = tmp_path_factory.mktemp("audit")
+    ws = enrolled_workspace(root)
     archive = build_archive(root)
     before = snapshot(archive)
     out = root / "reports"

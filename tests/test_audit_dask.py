@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import fixtures_dir, json_lines, run_pipeline
-from tests.test_audit import HEADER, REGISTER, build_archive, by_path, snapshot
+from tests.test_audit import build_archive, by_path, enrolled_workspace, snapshot
 
 distributed = pytest.importorskip("distributed", reason="needs the 'dask' extra (scripts/setup installs it)")
 
@@ -20,15 +20,8 @@ distributed = pytest.importorskip("distributed", reason="needs the 'dask' extra 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory):
     """A workspace with the register (biden withdrawn on website) and reference photos, and the archive."""
-    enrol = fixtures_dir("faces", "enrol")
     root = tmp_path_factory.mktemp("audit-dask")
-    ws = root / "ws"
-    assert run_pipeline("init", ws).returncode == 0
-    (root / "register.csv").write_text(HEADER + "\n" + "\n".join(REGISTER) + "\n", encoding="utf-8")
-    for args in (("consent", "import", root / "register.csv"), ("consent", "enrol", enrol),
-                 ("consent", "set", "biden", "--channel", "website", "--status", "withdrawn", "--reason", "letter")):
-        r = run_pipeline("--workspace", ws, *args)
-        assert r.returncode == 0, r.stderr
+    ws = enrolled_workspace(root)
     return root, ws, build_archive(root)
 
 
