@@ -10,7 +10,7 @@ from PIL import Image
 from consent.policy import decide_face, image_status
 from processors.decode import RejectedImage, decode_image
 from processors.face_detect import DetectOptions, detect
-from processors.face_encode import encode_detection
+from processors.face_encode import encode_detections
 from processors.metadata import MetadataReport, inspect_metadata
 
 log = logging.getLogger(__name__)
@@ -104,8 +104,9 @@ def find_faces(rgb: np.ndarray, faces_cfg: dict) -> list[dict]:
     """Detect every face and encode each one once (None when too small to recognise)."""
     detections = detect(rgb, DetectOptions(detector=faces_cfg["detector"]))
     min_size = faces_cfg["min_recognisable_size"]
-    # encode_detection levels tilted faces before dlib places its landmarks; None = unknown.
-    return [{"box": tuple(int(v) for v in d.box), "encoding": encode_detection(rgb, d, min_size)} for d in detections]
+    # encode_detections levels tilted faces before dlib places its landmarks; None = unknown.
+    encodings = encode_detections(rgb, detections, min_size)
+    return [{"box": tuple(int(v) for v in d.box), "encoding": e} for d, e in zip(detections, encodings)]
 
 
 def decide_faces(faces: list[dict], ctx, confirmed: dict[int, str] | None = None) -> None:

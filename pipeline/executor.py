@@ -56,12 +56,12 @@ def warm_models() -> None:
     """Load the detector and recogniser models (dlib_models and the detector cache them per process)."""
     import numpy as np
 
-    from processors import dlib_models
+    from processors import dlib_models, dlib_resnet
     from processors.face_detect import detect_faces
 
     detect_faces(np.zeros((48, 48, 3), dtype=np.uint8))
     dlib_models.load("landmarks_5")
-    dlib_models.load("recognition")
+    dlib_resnet.warm()
 
 
 def _local_worker_setup(single_threaded: bool) -> None:

@@ -43,20 +43,19 @@ def model_path() -> Path:
 
 
 def _session():
-    """One ONNX Runtime session per thread (sessions are loaded once per process and thread)."""
+    """One ONNX Runtime session per thread (loaded once per process and thread; the model with
+    free sizes is built once per machine, see :mod:`processors.model_cache`)."""
     session = getattr(_local, "session", None)
     if session is None:
-        import onnxruntime
+        from processors.model_cache import load_or_build, onnx_session
 
-        options = onnxruntime.SessionOptions()
-        # One thread: the pipeline runs one photo per core in separate processes; more threads
-        # would only fight them for the same cores.
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        session = onnxruntime.InferenceSession(_model_bytes(), options, providers=["CPUExecutionProvider"])
+        session = load_or_build("centerface", model_path(), _BUILD_VERSION, _model_bytes, onnx_session)
         _local.session = session
     return session
+
+
+# Bump when _model_bytes changes what it builds, so cached copies are rebuilt.
+_BUILD_VERSION = "1"
 
 
 def _model_bytes() -> bytes:

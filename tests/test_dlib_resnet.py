@@ -1,0 +1,136 @@
+"""dlib's recognition network on ONNX Runtime gives dlib's own descriptors; its built model is cached safely."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import fixtures_dir
+
+
+def _package_faces() -> list[np.ndarray]:
+    """Real faces that ship inside installed packages (the demo's): Eileen Collins, Grace Hopper."""
+    import matplotlib
+    import skimage
+    from PIL import Image
+
+    return [np.asarray(Image.open(p).convert("RGB")) for p in (
+        Path(skimage.__file__).parent / "data" / "astronaut.png",
+        Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg")]
+
+
+def _dlib_and_ours(images: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """For every face dlib's HOG detector finds: (dlib's own descriptor, ours) from the same 5 points."""
+    from processors import dlib_models, dlib_resnet
+
+    detector, points = dlib_models.load("hog_detector"), dlib_models.load("landmarks_5")
+    reference = dlib_models.load("recognition")
+    pairs = []
+    for rgb in images:
+        shapes = [points(rgb, r) for r in detector(rgb, 1)]
+        ours = dlib_resnet.descriptors([dlib_resnet.chip(rgb, s) for s in shapes])
+        for shape, mine in zip(shapes, ours):
+            pairs.append((np.asarray(reference.compute_face_descriptor(rgb, shape, 0)), mine))
+    return pairs
+
+
+def test_descriptors_equal_dlibs_on_package_faces():
+    pairs = _dlib_and_ours(_package_faces())
+    assert len(pairs) >= 2  # (HOG also reports a face-like patch in the astronaut photo: compared too)
+    for theirs, ours in pairs:
+        assert ours.shape == (128,)
+        assert np.abs(theirs - ours).max() < 1e-4  # matching works at 0.5 (Euclidean distance)
+
+
+@pytest.mark.fixtures
+def test_descriptors_equal_dlibs_on_every_fixture_face():
+    from PIL import Image
+
+    folders = [fixtures_dir("faces", "events"), fixtures_dir("faces", "enrol")]
+    images = [np.asarray(Image.open(p).convert("RGB")) for f in folders for p in sorted(f.rglob("*.jp*g"))]
+    pairs = _dlib_and_ours(images)
+    assert len(pairs) >= 19
+    worst = max(float(np.linalg.norm(theirs - ours)) for theirs, ours in pairs)
+    assert worst < 1e-4, f"largest distance between dlib's descriptor and ours: {worst}"
+    # and the descriptors still tell people apart as dlib's do: same person close, others far
+    obama = _dlib_and_ours([np.asarray(Image.open(fixtures_dir("faces", "enrol", "obama") / "obama.jpg").convert("RGB"))])
+    biden = _dlib_and_ours([np.asarray(Image.open(fixtures_dir("faces", "enrol", "biden") / "biden.jpg").convert("RGB"))])
+    assert np.linalg.norm(obama[0][1] - biden[0][1]) > 0.6
+
+
+def test_a_batch_gives_the_same_descriptors_as_one_by_one():
+    from processors import dlib_models, dlib_resnet
+
+    rgb = _package_faces()[0]
+    shape = dlib_models.load("landmarks_5")(rgb, dlib_models.load("hog_detector")(rgb, 1)[0])
+    chip = dlib_resnet.chip(rgb, shape)
+    alone = dlib_resnet.descriptors([chip])[0]
+    batch = dlib_resnet.descriptors([chip, np.ascontiguousarray(chip[:, ::-1]), chip])
+    assert np.abs(batch[0] - alone).max() < 1e-5 and np.abs(batch[2] - alone).max() < 1e-5
+    assert np.linalg.norm(batch[1] - alone) > 1e-3  # the mirrored face is a different input
+    assert dlib_resnet.descriptors([]).shape == (0, 128)
+
+
+def test_a_model_file_of_another_shape_is_refused():
+    from processors import dlib_models
+    from processors.dlib_resnet import ModelFormatError, read_model
+
+    with pytest.raises(ModelFormatError):
+        read_model(Path(dlib_models.model_path("landmarks_5")).read_bytes())
+    data = Path(dlib_models.model_path("recognition")).read_bytes()
+    with pytest.raises(ModelFormatError):
+        read_model(data[: len(data) // 2])  # cut short: fewer layers than dlib's network
+
+
+# -- the model cache ------------------------------------------------------------------------------
+
+def test_model_is_built_once_then_read_from_the_cache(tmp_path, monkeypatch):
+    from processors import model_cache
+
+    monkeypatch.setenv("CONSENT_PIPELINE_CACHE", str(tmp_path / "cache"))
+    source = tmp_path / "source.bin"
+    source.write_bytes(b"model source")
+    builds = []
+
+    def build():
+        builds.append(1)
+        return b"built model"
+
+    assert model_cache.load_or_build("m", source, "1", build, lambda b: b.decode()) == "built model"
+    assert model_cache.load_or_build("m", source, "1", build, lambda b: b.decode()) == "built model"
+    assert len(builds) == 1
+    assert [p.name for p in (tmp_path / "cache").iterdir() if p.name.startswith(".tmp")] == []
+    # a new builder version (or a changed source) is built afresh
+    model_cache.load_or_build("m", source, "2", build, lambda b: b.decode())
+    assert len(builds) == 2
+
+
+def test_a_damaged_cache_file_is_rebuilt(tmp_path, monkeypatch):
+    from processors import model_cache
+
+    monkeypatch.setenv("CONSENT_PIPELINE_CACHE", str(tmp_path / "cache"))
+    source = tmp_path / "source.bin"
+    source.write_bytes(b"x")
+
+    def check(data: bytes):
+        if data != b"good":
+            raise ValueError("damaged")
+        return data
+
+    model_cache.load_or_build("m", source, "1", lambda: b"good", check)
+    (cached,) = (tmp_path / "cache").iterdir()
+    cached.write_bytes(b"go")  # damaged
+    assert model_cache.load_or_build("m", source, "1", lambda: b"good", check) == b"good"
+    assert cached.read_bytes() == b"good"
+
+
+def test_an_unwritable_cache_only_costs_time(tmp_path, monkeypatch):
+    from processors import model_cache
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder should be")
+    monkeypatch.setenv("CONSENT_PIPELINE_CACHE", str(blocker / "cache"))
+    source = tmp_path / "source.bin"
+    source.write_bytes(b"x")
+    assert model_cache.load_or_build("m", source, "1", lambda: b"built", bytes) == b"built"
