@@ -20,7 +20,7 @@ import warnings
 from concurrent.futures import Future
 
 from pipeline.audit_files import read_bytes, why_unreadable
-from pipeline.audit_worker import METADATA_HEAD, _unreadable, analyse_data, analyse_file
+from pipeline.audit_worker import METADATA_HEAD, analyse_data, analyse_file, unreadable_result
 from pipeline.executor import KINDS, DaskExecutor, ExecutorError, LocalExecutor
 
 MAX_TASKS_PER_WORKER = 200
@@ -69,7 +69,7 @@ def submit(executor, path: str, sha: str, size: int, settings: dict) -> Future:
         data = read_bytes(path, settings["max_bytes"] + 1)
     except OSError as exc:  # it went away (or lost its permissions) since it was hashed
         done: Future = Future()
-        done.set_result(_unreadable(None, why_unreadable(exc), cacheable=False))
+        done.set_result(unreadable_result(None, why_unreadable(exc), cacheable=False))
         return done
     with warnings.catch_warnings():
         # A photo is the task's argument by design (workers share no folder); Dask's advice for

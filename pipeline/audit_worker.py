@@ -70,11 +70,11 @@ def _guarded(fn, *args) -> dict:
     try:
         return fn(*args)
     except OSError as exc:
-        return _unreadable(None, why_unreadable(exc), cacheable=False)
+        return unreadable_result(None, why_unreadable(exc), cacheable=False)
     except MemoryError:
-        return _unreadable(None, "the photo is too large to check on this computer", cacheable=False)
+        return unreadable_result(None, "the photo is too large to check on this computer", cacheable=False)
     except Exception as exc:  # never let one file stop the audit
-        return _unreadable(None, f"the photo could not be checked ({type(exc).__name__}: {exc})", cacheable=False)
+        return unreadable_result(None, f"the photo could not be checked ({type(exc).__name__}: {exc})", cacheable=False)
 
 
 def _analyse_path(path: str, settings: dict) -> dict:
@@ -95,7 +95,7 @@ def _analyse_bytes(data: bytes, name: str, settings: dict, sha: str | None = Non
     if sha is not None:  # over the size limit: data is the file's head, for its metadata only
         metadata = _metadata_dict(inspect_metadata(data, name))
         size_text = f"{size / 1e6:,.0f} MB; " if size else ""
-        return _unreadable(sha, f"the file is too large to check for faces ({size_text}the limit is "
+        return unreadable_result(sha, f"the file is too large to check for faces ({size_text}the limit is "
                                 f"{max_bytes / 1e6:,.0f} MB, [limits] max_file_mb in pipeline.toml)",
                            metadata=metadata)
     sha = hashlib.sha256(data).hexdigest()
@@ -109,7 +109,7 @@ def _analyse_bytes(data: bytes, name: str, settings: dict, sha: str | None = Non
         # which can show a child just as well. They are checked here, never released.
         other = decode_archive_format(data, settings["max_pixels"]) if exc.code == "unsupported_type" else None
         if other is None:
-            return _unreadable(sha, exc.reason, metadata=metadata)
+            return unreadable_result(sha, exc.reason, metadata=metadata)
         image, fmt = other
         scale, size = 1.0, image.size
     del data
@@ -121,7 +121,7 @@ def _analyse_bytes(data: bytes, name: str, settings: dict, sha: str | None = Non
     except MemoryError:
         raise
     except Exception as exc:
-        return _unreadable(sha, f"the photo could not be checked for faces ({exc})", metadata=metadata,
+        return unreadable_result(sha, f"the photo could not be checked for faces ({exc})", metadata=metadata,
                            cacheable=False)
     return {"sha256": sha, "outcome": "checked", "error": None, "format": fmt,
             "width": size[0], "height": size[1], "faces": faces, "metadata": metadata,
@@ -173,7 +173,8 @@ def _metadata_dict(report) -> dict:
             "taken_date": report.taken_date, "problems": list(report.problems)}
 
 
-def _unreadable(sha: str | None, reason: str, *, metadata: dict | None = None, cacheable: bool = True) -> dict:
+def unreadable_result(sha: str | None, reason: str, *, metadata: dict | None = None, cacheable: bool = True) -> dict:
+    """The record of a file that could not be checked: reported with its reason, never cached without a hash."""
     return {"sha256": sha, "outcome": "unreadable", "error": reason, "format": None, "width": None,
             "height": None, "faces": [], "metadata": metadata or _metadata_dict_empty(),
             "cacheable": cacheable and sha is not None}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from pipeline.cli_common import workspace_option
+from pipeline.cli_common import executor_options, workspace_option
 from pipeline.errors import UserError
 
 
@@ -21,13 +21,7 @@ from pipeline.errors import UserError
               show_default=True, help="table on the terminal, json (one record per file and line), csv or html.")
 @click.option("--output", default=None, type=click.Path(dir_okay=False),
               help="Write the report to FILE instead of the terminal (outside the audited folders).")
-@click.option("--executor", "executor_kind", type=click.Choice(["local", "dask"]), default="local", show_default=True,
-              help="Where photos are checked: worker processes on this computer, or a Dask cluster "
-                   "(its workers receive the photos' bytes; see docs/scale.md).")
-@click.option("--scheduler", default=None, metavar="ADDRESS",
-              help="Dask scheduler address for --executor dask, e.g. tcp://10.0.0.5:8786.")
-@click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Worker processes for --executor local (default: one per CPU core).")
+@executor_options("checked")
 @workspace_option
 def audit(ws, paths, channels, fmt, output, executor_kind, scheduler, workers):
     """Check photo archives against today's consent register. Read-only: nothing is changed.

@@ -30,6 +30,27 @@ def workspace_option(func):
     return wrapper
 
 
+def executor_options(what: str):
+    """``--executor local|dask``, ``--scheduler ADDRESS`` and ``--workers N`` for a batch command;
+    ``what`` completes "Where photos are …" in the help."""
+
+    def decorate(func):
+        for option in reversed((
+            click.option("--executor", "executor_kind", type=click.Choice(["local", "dask"]), default="local",
+                         show_default=True,
+                         help=f"Where photos are {what}: worker processes on this computer, or a Dask cluster "
+                              "(its workers receive the photos' bytes; see docs/scale.md)."),
+            click.option("--scheduler", default=None, metavar="ADDRESS",
+                         help="Dask scheduler address for --executor dask, e.g. tcp://10.0.0.5:8786."),
+            click.option("--workers", type=click.IntRange(min=1), default=None,
+                         help="Worker processes for --executor local (default: one per CPU core)."),
+        )):
+            func = option(func)
+        return func
+
+    return decorate
+
+
 def json_option(func):
     return click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON on stdout.")(func)
 
@@ -48,4 +69,4 @@ def actor_name() -> str:
         return "unknown"
 
 
-__all__ = ["Workspace", "workspace_option", "json_option", "print_json", "actor_name"]
+__all__ = ["Workspace", "workspace_option", "executor_options", "json_option", "print_json", "actor_name"]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from pipeline.cli_common import json_option, print_json, workspace_option
+from pipeline.cli_common import executor_options, json_option, print_json, workspace_option
 from pipeline.errors import UserError
 from pipeline.inputs import collect_inputs
 from pipeline.progress import progress_bar
@@ -17,12 +17,7 @@ STATUS_STYLE = {"released": "green", "review": "yellow", "blocked": "red", "reje
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--caption", default=None, help="Caption for these photos (names are scrubbed per channel).")
-@click.option("--executor", "executor_kind", type=click.Choice(["local", "dask"]), default="local", show_default=True,
-              help="Where photos are analysed: worker processes on this computer, or a Dask cluster.")
-@click.option("--scheduler", default=None, metavar="ADDRESS",
-              help="Dask scheduler address for --executor dask, e.g. tcp://10.0.0.5:8786.")
-@click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Worker processes for --executor local (default: one per CPU core).")
+@executor_options("analysed")
 @json_option
 @workspace_option
 def process(ws, paths, caption, executor_kind, scheduler, workers, as_json):
