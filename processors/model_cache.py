@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -60,18 +59,11 @@ def load_or_build(name: str, source: Path, version: str, build: Callable[[], byt
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
+    from processors.output import write_atomic
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".onnx")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(path, data, mode=0o600)
     except OSError as exc:  # read-only home, full disk: run without the cache
         log.info("could not cache the model at %s (%s); it is built in memory each time", path, exc)
 

@@ -100,7 +100,7 @@ def test_model_is_built_once_then_read_from_the_cache(tmp_path, monkeypatch):
     assert model_cache.load_or_build("m", source, "1", build, lambda b: b.decode()) == "built model"
     assert model_cache.load_or_build("m", source, "1", build, lambda b: b.decode()) == "built model"
     assert len(builds) == 1
-    assert [p.name for p in (tmp_path / "cache").iterdir() if p.name.startswith(".tmp")] == []
+    assert [p.name for p in (tmp_path / "cache").iterdir() if p.name.endswith(".tmp")] == []  # no temporary left
     # a new builder version (or a changed source) is built afresh
     model_cache.load_or_build("m", source, "2", build, lambda b: b.decode())
     assert len(builds) == 2
