@@ -110,7 +110,7 @@ def read_model(data: bytes) -> _Net:
         if name == "con_4":
             params = r.tensor().ravel()
             filters, nr, nc, sy, sx, py, px = (r.int() for _ in range(7))
-            if sy != sx or py != px or nr != nc:
+            if filters < 1 or sy != sx or py != px or nr != nc or nr < 1:
                 raise ModelFormatError("unexpected convolution shape")
             inputs = (params.size - filters) // (filters * nr * nc)
             if inputs * filters * nr * nc + filters != params.size:
@@ -133,10 +133,25 @@ def read_model(data: bytes) -> _Net:
         raise ModelFormatError("the network is not dlib's face-recognition ResNet")
     convs = [v for k, v in layers if k == "con"]
     affines = [v for k, v in layers if k == "affine"]
+    shapes = [(c.weight.shape[0], c.weight.shape[1], c.weight.shape[2], c.stride, c.padding) for c in convs]
+    if shapes != list(_expected_convs()) or layers[-1][1].shape != (256, 128):
+        raise ModelFormatError("the network's layers are not those of dlib's face-recognition ResNet")
     for conv, (gamma, _) in zip(convs, affines):
         if gamma.size != conv.weight.shape[0]:
             raise ModelFormatError("affine layer does not match its convolution")
     return _Net(means, convs, affines, layers[-1][1])
+
+
+def _expected_convs():
+    """(filters, inputs, kernel, stride, padding) of each convolution, input side first."""
+    yield 32, 3, 7, 2, 0
+    channels = 32
+    for filters, blocks, down in _LEVELS:
+        for block in range(blocks):
+            first_down = block == 0 and down
+            yield filters, channels, 3, 2 if first_down else 1, 0 if first_down else 1
+            yield filters, filters, 3, 1, 1
+            channels = filters
 
 
 # -- the same network as an ONNX graph ---------------------------------------------------------
