@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 
 CHIP_SIZE, CHIP_PADDING = 150, 0.25
+# Faces per network run: 7 ms a face in a batch against 8.5 ms alone; more only costs memory.
+_BATCH = 16
 
 _local = threading.local()
 
@@ -289,9 +291,12 @@ def descriptors(chips: list[np.ndarray]) -> np.ndarray:
     """128-number descriptors (float64, one row per chip), as dlib's network computes them."""
     if not chips:
         return np.zeros((0, 128))
-    batch = np.stack([np.asarray(c, dtype=np.float32) for c in chips])  # N × 150 × 150 × RGB
-    (out,) = _load().session.run(["descriptor"], {"chip": batch})
-    return out.astype(np.float64)
+    session = _load().session
+    out = []
+    for start in range(0, len(chips), _BATCH):  # bounded, so a crowd photo does not grow memory
+        batch = np.stack([np.asarray(c, dtype=np.float32) for c in chips[start:start + _BATCH]])  # N×150×150×RGB
+        out.append(session.run(["descriptor"], {"chip": batch})[0])
+    return np.concatenate(out).astype(np.float64)
 
 
 def warm() -> None:

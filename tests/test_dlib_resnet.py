@@ -70,6 +70,8 @@ def test_a_batch_gives_the_same_descriptors_as_one_by_one():
     assert np.abs(batch[0] - alone).max() < 1e-5 and np.abs(batch[2] - alone).max() < 1e-5
     assert np.linalg.norm(batch[1] - alone) > 1e-3  # the mirrored face is a different input
     assert dlib_resnet.descriptors([]).shape == (0, 128)
+    crowd = dlib_resnet.descriptors([chip] * (dlib_resnet._BATCH + 3))  # more faces than one network run takes
+    assert crowd.shape == (dlib_resnet._BATCH + 3, 128) and np.abs(crowd - alone).max() < 1e-5
 
 
 def test_a_model_file_of_another_shape_is_refused():
