@@ -165,6 +165,9 @@ def _refresh_held_previews(ws, ctx, ids: list[str] | None) -> None:
         work = redecided(faces, ctx)
         if [w["decisions"] for w in work] != [f["decisions"] for f in faces]:
             refresh_preview(ws, job, work)
+            with transaction(ws.db):  # stored as drawn, so the next check does not draw it again
+                save_decisions(ws.db, job["id"], work)
+                update_result(ws.db, job, work)
 
 
 def expire(ws, *, actor: str, today: date | None = None, ctx: RunContext | None = None) -> PropagationReport:

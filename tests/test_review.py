@@ -242,3 +242,11 @@ def test_a_withdrawal_redacts_the_person_in_held_previews_too(ws):
     invoke(ws, "consent", "set", "obama", "--channel", "website", "--status", "withdrawn")
     assert obama_detail() < before / 8
     assert [i["id"] for i in held(ws)] == [item["id"]]  # still held: a withdrawal never releases it
+    # what is stored follows what the preview shows, so the daily check does not draw it again
+    [stored] = [f for f in held(ws)[0]["faces"] if f["person"] == "obama"]
+    assert stored["decisions"]["website"] == "blur"
+    [recorded] = [f for f in record(ws, item["id"])["faces"] if f["person"] == "obama"]
+    assert recorded["decisions"]["website"] == "blur"
+    drawn = (ws / item["preview"]).stat().st_mtime_ns
+    invoke(ws, "consent", "expire")
+    assert (ws / item["preview"]).stat().st_mtime_ns == drawn
