@@ -103,9 +103,17 @@ def test_model_is_built_once_then_read_from_the_cache(tmp_path, monkeypatch):
     assert model_cache.load_or_build("m", source, "1", build, lambda b: b.decode()) == "built model"
     assert len(builds) == 1
     assert [p.name for p in (tmp_path / "cache").iterdir() if p.name.endswith(".tmp")] == []  # no temporary left
-    # a new builder version (or a changed source) is built afresh
+    # a new builder version, or a changed source, is built afresh; a copy of the source elsewhere is not
     model_cache.load_or_build("m", source, "2", build, lambda b: b.decode())
     assert len(builds) == 2
+    source.write_bytes(b"model source, version 2")
+    model_cache.load_or_build("m", source, "2", build, lambda b: b.decode())
+    assert len(builds) == 3
+    elsewhere = tmp_path / "other install" / "source.bin"
+    elsewhere.parent.mkdir()
+    elsewhere.write_bytes(source.read_bytes())
+    model_cache.load_or_build("m", elsewhere, "2", build, lambda b: b.decode())
+    assert len(builds) == 3
 
 
 def test_a_damaged_cache_file_is_rebuilt(tmp_path, monkeypatch):
