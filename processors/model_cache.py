@@ -6,7 +6,7 @@ Building them needs the ``onnx`` package, whose import alone costs ~1 s per proc
 ``ml_dtypes`` dependency), paid by every worker of every batch. So the built model is written
 to a cache folder (``$CONSENT_PIPELINE_CACHE``, else ``$XDG_CACHE_HOME/consent-pipeline``, else
 ``~/.cache/consent-pipeline``) under a name derived from the source file's content (SHA-256,
-~50 ms for both files) and the builder's version, atomically (temporary file, fsync, rename),
+~0.1 s for both files) and the builder's version, atomically (temporary file, fsync, rename),
 and later processes read it.
 
 The cache holds nothing personal: only transformed copies of public model files. A cache that
