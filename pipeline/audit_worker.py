@@ -96,8 +96,8 @@ def _analyse_bytes(data: bytes, name: str, settings: dict, sha: str | None = Non
         metadata = _metadata_dict(inspect_metadata(data, name))
         size_text = f"{size / 1e6:,.0f} MB; " if size else ""
         return unreadable_result(sha, f"the file is too large to check for faces ({size_text}the limit is "
-                                f"{max_bytes / 1e6:,.0f} MB, [limits] max_file_mb in pipeline.toml)",
-                           metadata=metadata)
+                                      f"{max_bytes / 1e6:,.0f} MB, [limits] max_file_mb in pipeline.toml)",
+                                 metadata=metadata)
     sha = hashlib.sha256(data).hexdigest()
     metadata = _metadata_dict(inspect_metadata(data, name))
     try:
@@ -122,7 +122,7 @@ def _analyse_bytes(data: bytes, name: str, settings: dict, sha: str | None = Non
         raise
     except Exception as exc:
         return unreadable_result(sha, f"the photo could not be checked for faces ({exc})", metadata=metadata,
-                           cacheable=False)
+                                 cacheable=False)
     return {"sha256": sha, "outcome": "checked", "error": None, "format": fmt,
             "width": size[0], "height": size[1], "faces": faces, "metadata": metadata,
             "cacheable": True}
