@@ -8,7 +8,7 @@ import click
 
 from pipeline.cli_common import executor_options, json_option, print_json, workspace_option
 from pipeline.errors import UserError
-from pipeline.inputs import collect_inputs
+from pipeline.inputs import collect_inputs, largest_first
 from pipeline.progress import progress_bar
 
 STATUS_STYLE = {"released": "green", "review": "yellow", "blocked": "red", "rejected": "red"}
@@ -43,6 +43,8 @@ def process(ws, paths, caption, executor_kind, scheduler, workers, as_json):
         executor = make_executor(executor_kind, scheduler=scheduler, workers=workers)
     except ExecutorError as exc:
         raise UserError(str(exc)) from None
+    if executor.workers > 1:
+        inputs = largest_first(inputs)  # records then come in that order (each names its source)
     if hasattr(executor, "start"):
         executor.start()  # workers warm up while the register is loaded
     counts: dict[str, int] = {}

@@ -56,9 +56,11 @@ def warm_models() -> None:
     """Load the detector and recogniser models (dlib_models and the detector cache them per process)."""
     import numpy as np
 
-    from processors import dlib_models, dlib_resnet
+    from processors import centerface, centerface_int8, dlib_models, dlib_resnet
     from processors.face_detect import detect_faces
 
+    centerface_int8.session()
+    centerface.warm()
     detect_faces(np.zeros((48, 48, 3), dtype=np.uint8))
     dlib_models.load("landmarks_5")
     dlib_resnet.warm()

@@ -52,6 +52,10 @@ class DetectOptions:
     # ones), and without it identification is the same (same people, distances within 0.02)
     # while `pipeline process` needs ~17% less CPU.
     hog_second_opinion: bool = False
+    # CenterFace passes look first with the model in 8-bit integers (~1.7x faster) and let the float
+    # model decide on every candidate it is unsure of (processors/centerface.py, SCREEN_MARGIN).
+    # False: the float model alone on every pass (the same faces, more slowly).
+    int8_screen: bool = True
 
 
 @dataclass
@@ -73,10 +77,11 @@ def detect(rgb: np.ndarray, options: DetectOptions = DetectOptions()) -> list[De
     rgb = np.ascontiguousarray(rgb[..., :3]) if rgb.ndim == 3 else np.ascontiguousarray(np.stack([rgb] * 3, axis=2))
     if options.detector == "hog":
         return _hog(rgb, options.upsample, 1.0)
-    found = _centerface(rgb, options.threshold, _scale_for(rgb, options.upright_megapixels), 0.0)
+    screen = options.int8_screen
+    found = _centerface(rgb, options.threshold, _scale_for(rgb, options.upright_megapixels), 0.0, screen)
     for angle in options.angles:
         scale = min(options.turned_scale, _scale_for(rgb, options.turned_megapixels))
-        found += _centerface(rgb, options.threshold, scale, angle)
+        found += _centerface(rgb, options.threshold, scale, angle, screen)
     found = _merge(found)
     if options.hog_second_opinion:
         upsample, scale = _hog_plan(rgb, options.hog_megapixels)
@@ -96,14 +101,15 @@ def _scale_for(rgb: np.ndarray, megapixels: float) -> float:
     return min(1.0, math.sqrt(megapixels * 1e6 / pixels))
 
 
-def _centerface(rgb: np.ndarray, threshold: float, scale: float, angle: float) -> list[Detection]:
+def _centerface(rgb: np.ndarray, threshold: float, scale: float, angle: float,
+                screen: bool = True) -> list[Detection]:
     h, w = rgb.shape[:2]
     if angle == 0:
-        boxes, scores, lms = centerface.detect(rgb, threshold, scale)
+        boxes, scores, lms = centerface.detect(rgb, threshold, scale, screen=screen)
         name = "centerface"
     else:
         turned, inverse = _turn(rgb, angle, scale)
-        boxes, scores, lms = centerface.detect(turned, threshold, 1.0)
+        boxes, scores, lms = centerface.detect(turned, threshold, 1.0, screen=screen)
         lms = lms @ inverse[:, :2].T + inverse[:, 2] if len(lms) else lms
         boxes = np.array([_box_back(b, inverse, angle) for b in boxes]).reshape(-1, 4)
         name = f"centerface@{angle:+g}"

@@ -13,6 +13,7 @@ Box = tuple[int, int, int, int]  # top, right, bottom, left
 
 STYLES = ("blur", "pixelate", "box")
 BOX_FILL = (40, 40, 40)
+BLUR_WORKING_SIZE = 64
 
 
 def head_region(box: Box, size: tuple[int, int], padding: float = 0.5) -> tuple[int, int, int, int]:
@@ -53,8 +54,14 @@ def _redact_patch(patch: Image.Image, style: str) -> Image.Image:
     blocks = 6 if style == "blur" else 8
     bw, bh = max(1, min(w, blocks)), max(1, min(h, round(blocks * h / max(w, 1)) or 1))
     small = patch.resize((bw, bh), Image.Resampling.BOX)
-    blocky = small.resize((w, h), Image.Resampling.NEAREST)
     if style == "pixelate":
-        return blocky
-    radius = max(4.0, 0.18 * max(w, h))
-    return blocky.filter(ImageFilter.GaussianBlur(radius)).filter(ImageFilter.GaussianBlur(radius))
+        return small.resize((w, h), Image.Resampling.NEAREST)
+    # The blurred blocks vary only at the scale of the blur radius, so the blur is worked out on a
+    # copy at most BLUR_WORKING_SIZE pixels across and scaled back up (bilinear): the same picture
+    # (on a 300x350 face: 1.5 levels of 255 apart on average, 5 at most) for a third to a fifth of the work.
+    factor = max(1.0, max(w, h) / BLUR_WORKING_SIZE)
+    cw, ch = max(1, round(w / factor)), max(1, round(h / factor))
+    radius = max(4.0, 0.18 * max(w, h)) / factor
+    blocky = small.resize((cw, ch), Image.Resampling.NEAREST)
+    blurred = blocky.filter(ImageFilter.GaussianBlur(radius)).filter(ImageFilter.GaussianBlur(radius))
+    return blurred if (cw, ch) == (w, h) else blurred.resize((w, h), Image.Resampling.BILINEAR)

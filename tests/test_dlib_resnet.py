@@ -148,16 +148,16 @@ def test_an_unwritable_cache_only_costs_time(tmp_path, monkeypatch):
 
 def test_a_worker_with_a_warm_cache_loads_both_models_without_importing_onnx(tmp_path):
     """The point of the cache: ``import onnx`` costs ~1 s per process; with the built models on disk
-    a worker loads CenterFace and dlib's network from them and never imports it."""
+    a worker loads CenterFace (float and int8) and dlib's network from them and never imports it."""
     import os
     import subprocess
     import sys
 
     env = {**os.environ, "CONSENT_PIPELINE_CACHE": str(tmp_path / "cache")}
-    load = ("import sys; from processors import centerface, dlib_resnet; centerface._session(); dlib_resnet.warm(); "
-            "print('onnx' in sys.modules)")
+    load = "import sys; from pipeline.executor import warm_models; warm_models(); print('onnx' in sys.modules)"
     cold = subprocess.run([sys.executable, "-c", load], env=env, capture_output=True, text=True, check=True)
     warm = subprocess.run([sys.executable, "-c", load], env=env, capture_output=True, text=True, check=True)
     assert cold.stdout.strip() == "True"   # built (and cached) the first time
     assert warm.stdout.strip() == "False"  # read from the cache afterwards
-    assert sorted(p.name.split("-")[0] for p in (tmp_path / "cache").iterdir()) == ["centerface", "dlib"]
+    assert sorted(p.name.rsplit("-", 1)[0] for p in (tmp_path / "cache").iterdir()) == [
+        "centerface", "centerface-int8", "dlib-resnet"]
