@@ -35,6 +35,8 @@ load of a shared machine falls on all alike):
 - ours ``hog``: ``processors.face_detect.detect`` with ``[faces] detector = "hog"``;
 - ours CenterFace upright only (no turned passes, no HOG second opinion): shows what each extra
   pass of ``thorough`` adds;
+- ours ``thorough`` with the float CenterFace model alone (``int8_screen=False``): what the int8
+  screen of the default is checked against;
 - ours ``thorough``: the default.
 
 Seconds per image are wall time of the detection call (median and mean over the set's images);
@@ -256,6 +258,8 @@ def configurations(with_centerface: bool = True) -> dict[str, Callable[[np.ndarr
     if with_centerface:
         upright = DetectOptions(angles=(), hog_second_opinion=False)
         configs["ours CenterFace upright only"] = lambda rgb: detect_faces(rgb, upright)
+        float_only = DetectOptions(int8_screen=False)
+        configs['ours "thorough", float model alone (no int8 screen)'] = lambda rgb: detect_faces(rgb, float_only)
     configs['ours `detector = "thorough"` (default)'] = lambda rgb: detect_faces(rgb, DetectOptions())
     return configs
 

@@ -205,9 +205,19 @@ def _same_face(a: Box, b: Box) -> bool:
     if _iou(a, b) >= 0.3:
         return True
     ratio = _area(a) / max(_area(b), 1)
+    if 0.25 <= ratio <= 4 and _inside_share(a, b) >= 0.9:
+        # A box almost wholly inside another one up to 4x its size: a part of that face (the
+        # int8 screen reports one on some very large faces, ~700 px, that the float model misses upright).
+        return True
     if not 0.4 <= ratio <= 2.5:
         return False
     return _contains_centre(a, b) or _contains_centre(b, a)
+
+
+def _inside_share(a: Box, b: Box) -> float:
+    """The share of the smaller box's area that lies inside the other one."""
+    inter = _area((max(a[0], b[0]), min(a[1], b[1]), min(a[2], b[2]), max(a[3], b[3])))
+    return inter / max(min(_area(a), _area(b)), 1)
 
 
 def _contains_centre(outer: Box, inner: Box) -> bool:
