@@ -5,10 +5,10 @@ activations (ONNX Runtime's QDQ quantisation, weights per channel, activations p
 first three convolutions and the four output heads stay float) runs ~1.7x faster on CPUs with
 8-bit dot-product instructions (AVX-VNNI, AVX512-VNNI). Its scores differ a little from the float
 model's: on every face the float model finds at 0.5 in the stress set and the fixture photos
-(1,953 detections over 173 images, upright and turned) the int8 score was at most 0.17 lower.
-:mod:`processors.centerface` therefore only *screens* with it, at a threshold 0.25 below the
-detector's, and lets the float model decide on every candidate the int8 model is not sure of
-(see ``centerface.detect``).
+(1,953 detections over 173 images, upright and turned) the int8 score was at most 0.19 lower.
+:mod:`processors.centerface` therefore only *screens* with it, at a threshold 0.3 below the
+detector's (``SCREEN_MARGIN``), and lets the float model decide on every candidate the int8
+model is not sure of (see ``centerface._screened``).
 
 Quantisation needs the range of every activation. Those ranges are measured once, by
 ``scripts/calibrate_centerface.py``, on photos that ship inside packages (scikit-image's sample
