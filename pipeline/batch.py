@@ -25,6 +25,8 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
+from processors.video.probe import is_clip
+
 log = logging.getLogger(__name__)
 
 MAX_RESUBMITS = 3
@@ -114,7 +116,7 @@ class Batch:
     """Process ``paths`` with ``executor``; ``run()`` yields one JSON record per input, in order."""
 
     def __init__(self, ws, executor, *, caption: str | None = None, inbox: Path | None = None,
-                 window: int | None = None):
+                 window: int | None = None, clip_progress=None):
         from pipeline.context import RunContext
 
         self.ws = ws
@@ -122,6 +124,10 @@ class Batch:
         self.caption = caption
         self.inbox = inbox
         self.window = window or max(2, executor.workers * 3)
+        # Video clips are processed here, in the coordinator, as they come (their frames spread over the
+        # cores through the detector's and encoder's own threads); ``clip_progress(name)`` gives each
+        # one a ``progress(phase, frames_done, frames_total)`` callback.
+        self.clip_progress = clip_progress
         self.ctx = RunContext(ws).refresh()
         self._source = None
         self._source_fp = None
@@ -176,6 +182,13 @@ class Batch:
             item.record = got
             return item
         item.received = got
+        if is_clip(got.data):
+            from pipeline.process import process_clip
+
+            progress = self.clip_progress(got.name) if self.clip_progress else None
+            item.record = process_clip(self.ws, self.ctx.refresh(), got, progress=progress)
+            item.received = None
+            return item
         inflight[item.sha] = item
         self._submit(item)
         return item
