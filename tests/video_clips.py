@@ -33,17 +33,30 @@ def crop_resize(img: np.ndarray, x: float, y: float, w: float, h: float, size: t
     return cv2.warpAffine(img, m, size, flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REFLECT)
 
 
-def pan(img: np.ndarray, seconds: float, fps: int, size=(640, 360)):
-    """The camera sweeps left to right across the photo, window 70% of the photo's height."""
-    h, w = img.shape[:2]
+def pan_windows(shape, seconds: float, fps: int, size=(640, 360)) -> list[tuple[float, float, float, float]]:
+    """The crop window (x, y, w, h) of each frame of ``pan``."""
+    h, w = shape[:2]
     wh = 0.7 * h
-    ww = wh * size[0] / size[1]
-    ww = min(ww, w)
+    ww = min(wh * size[0] / size[1], w)
     wh = ww * size[1] / size[0]
     n = int(seconds * fps)
-    for i in range(n):
-        t = i / max(1, n - 1)
-        yield crop_resize(img, t * (w - ww), (h - wh) / 2, ww, wh, size)
+    return [((i / max(1, n - 1)) * (w - ww), (h - wh) / 2, ww, wh) for i in range(n)]
+
+
+def pan(img: np.ndarray, seconds: float, fps: int, size=(640, 360)):
+    """The camera sweeps left to right across the photo, window 70% of the photo's height."""
+    for x, y, ww, wh in pan_windows(img.shape, seconds, fps, size):
+        yield crop_resize(img, x, y, ww, wh, size)
+
+
+def window_box(box, window, size, scale: float = 1.0):
+    """A photo box (top, left, width, height; photo scaled by ``scale``) in the frame of ``window``:
+    ``(top, right, bottom, left)``."""
+    x, y, ww, wh = window
+    sx, sy = size[0] / ww, size[1] / wh
+    top, left = box["top"] * scale, box["left"] * scale
+    bottom, right = top + box["height"] * scale, left + box["width"] * scale
+    return ((top - y) * sy, (right - x) * sx, (bottom - y) * sy, (left - x) * sx)
 
 
 def zoom(img: np.ndarray, seconds: float, fps: int, size=(640, 360), centre=None, end=0.45):
@@ -107,6 +120,8 @@ def write_clip(path: Path, frames, *, fps: int = 25, codec: str = "libx264", aud
             v.codec_context.time_base = tb
             if codec == "libx264":
                 v.options = {"preset": "ultrafast", "crf": "18"}
+            elif codec == "libx265":
+                v.options = {"preset": "ultrafast", "crf": "20", "x265-params": "log-level=none"}
             if audio:
                 a = out.add_stream("aac", rate=44100)
                 a.layout = "mono"
