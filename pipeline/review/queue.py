@@ -24,6 +24,7 @@ from pipeline.captions import channel_captions
 from pipeline.context import RunContext
 from pipeline.errors import UserError
 from pipeline.render import remove_preview, render_channels
+from pipeline.video.rerender import ClipUnavailable, is_clip_job, rerender_clip
 from pipeline.consent_changes.rerender import (OriginalMissing, decode_original, job_row, load_faces, original_bytes,
                                output_stem, redecided, refresh_preview, render_lock, save_decisions,
                                update_result)
@@ -219,16 +220,24 @@ def _release(ws, job_id: int, *, actor: str, ctx: RunContext | None) -> dict:
             f"'--face N --as PERSON' (or '--as unknown') and release again.")
     for w in work:
         w["decisions"], w["reasons"] = _settled(w)
-    try:
-        data = original_bytes(ws, job)
-        image = decode_original(ws, job, data)
-    except OriginalMissing as exc:
-        raise UserError(f"Image {job_id} cannot be released: {exc}. Block it with "
-                        f"'pipeline review decide {job_id} --block' and ask for the photo to be dropped again.") from None
     caption = job["caption"]
-    analysis = SimpleNamespace(faces=work, metadata=None if caption else inspect_metadata(data, job["source"]))
-    captions = channel_captions(caption, analysis, ctx, ws.config)
-    outputs, shas = render_channels(ws, image, work, ctx.channels, output_stem(job), captions)
+    if is_clip_job(job):  # a video clip: rendered frame by frame from its original and stored tracks
+        captions = channel_captions(caption, SimpleNamespace(faces=work, metadata=None), ctx, ws.config)
+        try:
+            outputs, shas = rerender_clip(ws, job, work, ctx.channels, output_stem(job), captions)
+        except ClipUnavailable as exc:
+            raise UserError(f"Clip {job_id} cannot be released: {exc}. Block it with "
+                            f"'pipeline review decide {job_id} --block' and ask for the clip to be dropped again.") from None
+    else:
+        try:
+            data = original_bytes(ws, job)
+            image = decode_original(ws, job, data)
+        except OriginalMissing as exc:
+            raise UserError(f"Image {job_id} cannot be released: {exc}. Block it with "
+                            f"'pipeline review decide {job_id} --block' and ask for the photo to be dropped again.") from None
+        analysis = SimpleNamespace(faces=work, metadata=None if caption else inspect_metadata(data, job["source"]))
+        captions = channel_captions(caption, analysis, ctx, ws.config)
+        outputs, shas = render_channels(ws, image, work, ctx.channels, output_stem(job), captions)
     reason = summarise([FaceDecision(w["decisions"], w["reasons"]) for w in work], ctx.channels)
     reason = f"{reason} (released on review by {actor})"
     at = now_iso()
@@ -303,6 +312,8 @@ def _remove(path) -> None:
     try:
         path.unlink()
         path.with_suffix(".txt").unlink(missing_ok=True)
+        if path.suffix == ".mp4":  # a clip's poster frame
+            path.with_suffix(".jpg").unlink(missing_ok=True)
     except FileNotFoundError:
         pass
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from consent.policy import FaceDecision, decide_face, image_status
 from pipeline.video.identify import combine
+from pipeline.video.render import reduced
 from processors.face_detect import DetectOptions, detect
 from processors.face_encode import encode_detections
 from processors.video.frames import frames as clip_frames
@@ -69,7 +70,8 @@ class ClipAnalysis:
             return None
         return {"width": self.info.width, "height": self.info.height, "rotation": self.info.rotation,
                 "codec": self.info.codec, "frames": self.frames, "duration": round(self.info.duration, 3),
-                "frame_rate": round(float(self.info.frame_rate), 3), "audio": self.info.audio_codec is not None}
+                "frame_rate": round(float(self.info.frame_rate), 3), "audio": self.info.audio_codec is not None,
+                "poster_frame": self.poster_index}
 
     def tracks_json(self) -> list[dict]:
         from pipeline.video.tracks import track_json
@@ -165,13 +167,7 @@ def _never_publish_near(match, people) -> bool:
 
 
 def _reduced(rgb: np.ndarray) -> np.ndarray:
-    import cv2
-
-    h, w = rgb.shape[:2]
-    scale = min(1.0, KEEP_EDGE / max(h, w))
-    if scale >= 1.0:
-        return rgb.copy()
-    return cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    return reduced(rgb, KEEP_EDGE)
 
 
 def decide_tracks(result: ClipAnalysis, ctx, confirmed: dict[int, str] | None = None) -> None:

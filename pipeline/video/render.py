@@ -88,6 +88,8 @@ def render_clip(ws, source: Path, analysis, channels: list[str], stem: str, capt
                     w.write_audio(item)
                 continue
             frame = item
+            if analysis.poster is None and frame.index == analysis.poster_index:
+                analysis.poster = reduced(frame.rgb)
             if frame.index >= analysis.frames:
                 raise RenderFailed("the clip has more frames than when it was checked")
             pixels = frame.rgb if size == (info.width, info.height) else cv2.resize(
@@ -121,6 +123,17 @@ def render_clip(ws, source: Path, analysis, channels: list[str], stem: str, capt
         for w in writers.values():
             w.abort()
         raise
+
+
+def reduced(rgb: np.ndarray, edge: int = 1280) -> np.ndarray:
+    """A copy of a frame whose long edge is at most ``edge`` (kept frames: poster, frames in question)."""
+    import cv2
+
+    h, w = rgb.shape[:2]
+    scale = min(1.0, edge / max(h, w))
+    if scale >= 1.0:
+        return rgb.copy()
+    return cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
 
 
 def poster_jpeg(analysis, redact_ids: frozenset, config) -> bytes:
