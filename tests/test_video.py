@@ -301,6 +301,25 @@ def test_tracks_recorded(run):
     assert original.startswith("originals/")
 
 
+def test_audit_reports_clips_with_time_stamps(run, made, cli):
+    """`pipeline audit` on the source clips (read-only): location and camera data, and each face not
+    kept on the channel with the seconds of its track."""
+    import hashlib
+
+    root, _ = run
+    folder = made["pan_group"].parent
+    before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()}
+    r = cli("audit", str(folder / "never.mp4"), str(folder / "pan_group.mov"), "--channel", "website",
+            "--format", "json", workspace=root)
+    assert r.exit_code == 1, r.output
+    files = {Path(f["path"]).name: f for f in json_lines(r.stdout) if "path" in f}
+    assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()} == before
+    kinds = {f["kind"] for f in files["pan_group.mov"]["findings"]}
+    assert {"gps", "exif", "face_unknown"} <= kinds and files["pan_group.mov"]["checked"]
+    never = [f for f in files["never.mp4"]["findings"] if f["kind"] == "face_never_publish"]
+    assert never and all(0.9 <= f["time"] <= f["until"] < 1.5 for f in never), never
+
+
 def test_withdrawal_rerenders_the_clip(run, references, cli):
     """Runs last: Obama withdraws consent for the website; the released clip is rendered again with
     him redacted on every frame, its poster too, and the change is recorded."""

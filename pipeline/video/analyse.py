@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 # first frame after a cut); the upright pass runs on every frame. Tracks fill the frames between.
 TURNED_EVERY = 3
 SAMPLES_PER_SECOND = 5.0     # frames of a track encoded and matched, per second of the track
+FIRST_SAMPLES = 4            # ... and every one of its first frames
 KEEP_EDGE = 1280             # kept frames (poster, frames in question) are reduced to this long edge
 MAX_QUESTION_FRAMES = 12
 
@@ -129,8 +130,10 @@ def _search(path, info: ClipInfo, ctx, progress) -> ClipAnalysis:
         since_turned = 0 if turned else since_turned + 1
         detections = detect(rgb, full if turned else upright_only)
         tracks = tracker.update(frame.index, [d.box for d in detections])
+        # A young track is matched on each of its first frames (a pupil seen for a moment is still
+        # looked at closely), then SAMPLES_PER_SECOND times a second.
         chosen = [i for i, t in enumerate(tracks)
-                  if id(t) not in last_sample or frame.index - last_sample[id(t)] >= sample_every]
+                  if len(t.samples) < FIRST_SAMPLES or frame.index - last_sample[id(t)] >= sample_every]
         if chosen:
             encodings = encode_detections(rgb, [detections[i] for i in chosen], min_size)
             for i, enc in zip(chosen, encodings):
@@ -206,6 +209,23 @@ def _representative(track: Track, matches, match):
         if same:
             return min(same, key=lambda x: x[0])[1]
     return with_enc[0][1]
+
+
+def clip_tags(path) -> dict[str, str]:
+    """Every container and stream tag of a clip (for the audit's name search); {} if unreadable."""
+    import av
+
+    try:
+        with av.open(str(path), metadata_errors="ignore") as c:
+            tags = dict(c.metadata)
+            for s in c.streams:
+                tags.update({f"stream{s.index}:{k}": v for k, v in s.metadata.items()})
+            for n, ch in enumerate(c.chapters()):
+                for k, v in (ch.get("metadata") or {}).items():
+                    tags[f"chapter{n}:{k}"] = v
+            return tags
+    except Exception:
+        return {}
 
 
 def clip_metadata(path) -> tuple[list[str], str | None]:
