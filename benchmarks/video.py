@@ -12,7 +12,7 @@ The clips are made here from fixture photos (tests/video_clips.py): the camera p
   (its fastest CPU backend, multi-threaded) and with ``--backend opencv`` (what ``pip install
   deface`` alone gives).
 - ours: ``pipeline process CLIP --json`` in a workspace with the five fixture people registered
-  and enrolled: probe, faces on every frame (upright pass every frame, turned passes every third),
+  and enrolled: probe, faces on every frame (upright pass every frame, turned passes every fourth),
   tracks identified and decided per channel, four channels rendered (H.264, sound copied,
   metadata dropped, poster frame), recorded. The whole CLI is timed, start-up included.
 

@@ -411,7 +411,7 @@ class Auditor:
         """A video clip, analysed here frame by frame (``pipeline.video.audit``); face findings carry times."""
         from pipeline.video.audit import audit_clip
 
-        res = audit_clip(entry.path, self.ctx.refresh(), self.channels)
+        res = audit_clip(entry.path, self.ctx.refresh(), self.channels, face_kind)
         r = FileReport(path=entry.path, sha256=item.sha, size=item.size, checked=res["checked"], error=res["error"],
                        metadata_found=list(res["metadata_found"]), format=res["format"], width=res["width"],
                        height=res["height"])

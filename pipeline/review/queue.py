@@ -326,6 +326,11 @@ def face_crop(ws, job_id: int, face_idx: int, *, size: int = 240) -> bytes:
     face = next((f for f in load_faces(ws.db, job_id) if f["idx"] == face_idx), None)
     if face is None:
         raise UserError(f"Image {job_id} has no face {face_idx}.")
+    if is_clip_job(job):  # a held clip: the frame where this track was in question, the face outlined
+        frames = sorted((ws.root / "review").glob(f"{job_id}_track{face_idx + 1}_frame*.jpg"))
+        if not frames:
+            raise UserError(f"Clip {job_id} has no frame in question for face {face_idx}.")
+        return frames[0].read_bytes()
     image = decode_original(ws, job, original_bytes(ws, job))
     crop = image.crop(head_region(face["box"], image.size, 0.3))
     return encode_jpeg(crop, max_edge=size, quality=85)

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 # The detector's passes for tilted heads (turned ±25°) run on every TURNED_EVERY-th frame (and on the
 # first frame after a cut); the upright pass runs on every frame. Tracks fill the frames between.
-TURNED_EVERY = 3
+TURNED_EVERY = 4
 SAMPLES_PER_SECOND = 5.0     # frames of a track encoded and matched, per second of the track
 FIRST_SAMPLES = 4            # ... and every one of its first frames
 KEEP_EDGE = 1280             # kept frames (poster, frames in question) are reduced to this long edge

@@ -22,10 +22,9 @@ CLIP_METADATA = {
 }
 
 
-def audit_clip(path, ctx, channels: list[str]) -> dict:
-    """``{checked, error, metadata_found, findings, faces, width, height, format}`` for one clip."""
-    from pipeline.audit.run import face_kind
-
+def audit_clip(path, ctx, channels: list[str], face_kind) -> dict:
+    """``{checked, error, metadata_found, findings, faces, width, height, format, texts}`` for one clip;
+    ``face_kind(match, decision, reason)`` names a face finding (the audit's own rule)."""
     analysis = analyse_clip(path, ctx=ctx)
     out = {"checked": analysis.status != "rejected", "error": None, "metadata_found": analysis.metadata_found,
            "findings": [], "faces": [], "format": "video", "width": None, "height": None, "texts": []}
