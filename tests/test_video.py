@@ -329,8 +329,15 @@ def test_withdrawal_rerenders_the_clip(run, references, cli):
     rel = rec["pan_people"]["outputs"]["website"]
     before = (root / rel).read_bytes()
     poster_before = (root / rel).with_suffix(".jpg").read_bytes()
+    comms = root.parent / "comms"
+    cli("pull", "--channel", "website", "--to", comms, workspace=root, expect=0)
+    pulled = comms / Path(rel).name
+    assert pulled.read_bytes() == before and pulled.with_suffix(".jpg").read_bytes() == poster_before
+    assert pulled.with_suffix(".txt").is_file()
     r = cli("consent", "set", "obama", "--channel", "website", "--status", "withdrawn", workspace=root)
     assert r.exit_code == 0, r.output
+    r = cli("pull", "--takedowns", "--json", workspace=root, expect=0)
+    assert Path(rel).name in r.stdout  # the copy already handed out must be taken down
     after = (root / rel).read_bytes()
     assert after != before and (root / rel).with_suffix(".jpg").read_bytes() != poster_before
     frames = vc.decoded_frames(root / rel, every=4)

@@ -139,6 +139,8 @@ def reduced(rgb: np.ndarray, edge: int = 1280) -> np.ndarray:
 def poster_jpeg(analysis, redact_ids: frozenset, config) -> bytes:
     """The poster frame with the tracks in ``redact_ids`` redacted, as a pixels-only JPEG."""
     frame = analysis.poster
+    if frame is None:
+        raise RenderFailed("the poster frame could not be decoded")
     boxes = _boxes_on(analysis, analysis.poster_index, frame, lambda tid: tid in redact_ids)
     out = config["output"]
     return encode_jpeg(Image.fromarray(redact_frame(frame, boxes, config)), max_edge=out["max_edge"],

@@ -57,3 +57,5 @@ def rerender_clip(ws, job, faces: list[dict], channels: list[str], stem: str, ca
         return render_clip(ws, original, analysis, channels, stem, captions, existing=existing)
     except RejectedClip as exc:
         raise ClipUnavailable(f"the original of clip {job['id']} can no longer be read ({exc.reason})") from None
+    except Exception as exc:  # fail safe: the caller retracts (or keeps held) what it cannot render
+        raise ClipUnavailable(f"clip {job['id']} could not be rendered again ({exc})") from None
