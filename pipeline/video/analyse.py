@@ -29,8 +29,8 @@ log = logging.getLogger(__name__)
 TURNED_EVERY = 4
 SAMPLES_PER_SECOND = 5.0     # frames of a track encoded and matched, per second of the track
 FIRST_SAMPLES = 4            # ... and every one of its first frames
-KEEP_EDGE = 1280             # kept frames (poster, frames in question) are reduced to this long edge
-MAX_QUESTION_FRAMES = 12
+KEEP_EDGE = 960              # kept frames (poster, frames in question) are reduced to this long edge
+MAX_QUESTION_FRAMES = 24
 
 
 @dataclass
@@ -105,6 +105,7 @@ def analyse_clip(path: Path | str, *, ctx, progress=None) -> ClipAnalysis:
 
 def _search(path, info: ClipInfo, ctx, progress) -> ClipAnalysis:
     faces_cfg = ctx.ws.config["faces"]
+    poster_edge = int(ctx.ws.config["output"]["max_edge"])  # the poster is released at the clip's size
     full = DetectOptions(detector=faces_cfg["detector"])
     upright_only = replace(full, angles=())
     min_size = faces_cfg["min_recognisable_size"]
@@ -145,10 +146,12 @@ def _search(path, info: ClipInfo, ctx, progress) -> ClipAnalysis:
                     first_person.setdefault(id(t), m.person_id)
                 odd = (m.match == "uncertain" or _never_publish_near(m, ctx.people)
                        or (m.match == "identified" and first_person[id(t)] != m.person_id))
-                if odd and id(t) not in questions and len(questions) < MAX_QUESTION_FRAMES:
-                    questions[id(t)] = (frame.index, _reduced(rgb))
+                # One frame per track for the review: its first frame in question, else its first one.
+                kept = questions.get(id(t))
+                if (kept is None and len(questions) < MAX_QUESTION_FRAMES) or (odd and kept and not kept[2]):
+                    questions[id(t)] = (frame.index, _reduced(rgb), odd)
         if poster is None or frame.index == poster_at:
-            poster, poster_index = _reduced(rgb), frame.index
+            poster, poster_index = reduced(rgb, poster_edge), frame.index
         times.append(frame.time)
         n += 1
         if progress is not None:
@@ -161,7 +164,7 @@ def _search(path, info: ClipInfo, ctx, progress) -> ClipAnalysis:
     tracks = tracker.finish()
     return ClipAnalysis("released", "", tracks=tracks, frames=n, times=times, poster=poster,
                         poster_index=poster_index,
-                        questions={t.id: questions[id(t)] for t in tracks if id(t) in questions})
+                        questions={t.id: questions[id(t)][:2] for t in tracks if id(t) in questions})
 
 
 def _never_publish_near(match, people) -> bool:

@@ -89,7 +89,7 @@ def render_clip(ws, source: Path, analysis, channels: list[str], stem: str, capt
                 continue
             frame = item
             if analysis.poster is None and frame.index == analysis.poster_index:
-                analysis.poster = reduced(frame.rgb)
+                analysis.poster = reduced(frame.rgb, int(config["output"]["max_edge"]))
             if frame.index >= analysis.frames:
                 raise RenderFailed("the clip has more frames than when it was checked")
             pixels = frame.rgb if size == (info.width, info.height) else cv2.resize(
@@ -163,6 +163,8 @@ def render_review(ws, analysis, job_id: int) -> str:
     rel = f"review/{job_id}.jpg"
     write_atomic(ws.root / rel, preview, mode=0o600)
     for tid, (index, frame) in sorted(analysis.questions.items()):
+        if tid >= len(analysis.faces) or "review" not in analysis.faces[tid]["decisions"].values():
+            continue  # only the faces a person has to decide
         boxes = _boxes_on(analysis, index, frame, lambda t: t in not_kept and t != tid)
         image = Image.fromarray(redact_frame(frame, boxes, config))
         s = frame.shape[1] / analysis.info.width
