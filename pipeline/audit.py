@@ -417,6 +417,10 @@ class Auditor:
         r.findings += found
         if r.error is not None:
             r.findings = not_checked_findings(r.error, self.channels) + r.findings
+        elif "metadata_not_read" in r.metadata_found:  # over the metadata budget: names in it were not searched
+            why = next((p for p in md.get("problems", []) if "not read" in p),
+                       "some embedded metadata was over the reading budget and was not searched")
+            r.findings = not_checked_findings(why.rstrip("."), self.channels) + r.findings
         return r
 
     def _other(self, entry: Entry, *, note: str | None = None, error: str | None = None) -> FileReport:

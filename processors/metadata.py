@@ -41,16 +41,25 @@ import io
 import logging
 import re
 import zlib
+
+from processors.gate.budget import Budget
 from dataclasses import dataclass, field
 from datetime import date
 from xml.etree import ElementTree as ET
 
 FOUND_TAGS = ("exif", "gps", "xmp", "iptc", "thumbnail", "maker_notes", "comment", "icc_profile",
-              "camera_serial", "owner", "caption", "xmp_person_names", "date_taken")
+              "camera_serial", "owner", "caption", "xmp_person_names", "date_taken", "metadata_not_read")
 
-MAX_XMP_BYTES = 16 * 1024 * 1024
+MAX_XMP_BYTES = 16 * 1024 * 1024   # how far the end of one packet is looked for
 MAX_TEXT_BYTES = 4 * 1024 * 1024  # per decompressed PNG text chunk
 MAX_PACKETS = 16
+# The budget of one file (issue 16): metadata is read for the record and the audit, so a file made
+# of XMP packets (189 MB of them) must cost seconds, not minutes and gigabytes. Whatever is over the
+# budget is not parsed; the report says so (``metadata_not_read`` and a problem in plain words).
+# Real packets are a few KB (Lightroom with a long history: a few hundred KB).
+XMP_BUDGET_BYTES = 4 * 1024 * 1024
+EXIF_BUDGET_BYTES = 8 * 1024 * 1024
+METADATA_SECONDS = 5.0
 
 # exifread logs every oddity of a damaged file as a warning; the report carries them instead.
 logging.getLogger("exifread").setLevel(logging.CRITICAL)
@@ -78,6 +87,10 @@ class _Parts:
     png_texts: list[tuple[str, str]] = field(default_factory=list)
     flags: set[str] = field(default_factory=set)
     problems: list[str] = field(default_factory=list)
+    xmp_budget: Budget = field(default_factory=lambda: Budget(XMP_BUDGET_BYTES, MAX_PACKETS, METADATA_SECONDS))
+    exif_budget: Budget = field(default_factory=lambda: Budget(EXIF_BUDGET_BYTES, MAX_PACKETS, METADATA_SECONDS))
+    unread_bytes: int = 0       # metadata over the budget, left unparsed
+    unread_blocks: int = 0
 
     def add_exif(self, blob: bytes) -> None:
         if blob.startswith(b"Exif\x00"):
@@ -85,12 +98,30 @@ class _Parts:
         if len(blob) >= 8:
             self.flags.add("exif")
             if blob not in self.exif:
-                self.exif.append(blob)
+                if self.exif_budget.take(len(blob), "EXIF block"):
+                    self.exif.append(blob)
+                else:
+                    self._unread(len(blob))
 
     def add_xmp(self, packet: bytes) -> None:
         self.flags.add("xmp")
-        if packet and packet not in self.xmp and len(self.xmp) < MAX_PACKETS:
-            self.xmp.append(packet[:MAX_XMP_BYTES])
+        if packet and packet not in self.xmp:
+            if self.xmp_budget.take(len(packet), "XMP packet"):
+                self.xmp.append(packet)
+            else:
+                self._unread(len(packet))
+
+    def _unread(self, nbytes: int) -> None:
+        self.unread_bytes += nbytes
+        self.unread_blocks += 1
+        self.flags.add("metadata_not_read")
+
+    def out_of_time(self) -> bool:
+        if self.xmp_budget.expired():
+            self.xmp_budget.check_quietly("metadata")
+            self.flags.add("metadata_not_read")
+            return True
+        return False
 
 
 def _text(raw: bytes) -> str:
@@ -153,7 +184,7 @@ def _walk_jpeg(data: bytes, parts: _Parts) -> None:
     # EXIF blocks of further pictures in the same file (multi-picture MPO files, trailers).
     # A marker cannot occur inside entropy-coded data (0xFF is always stuffed there).
     for m in _APP1_EXIF.finditer(data, pos):
-        if len(parts.exif) >= MAX_PACKETS:
+        if len(parts.exif) >= MAX_PACKETS or parts.out_of_time():
             break
         length = int.from_bytes(m.group(1), "big")
         start = m.start() + 4
@@ -478,18 +509,27 @@ _XMP_END = re.compile(rb"</x:x[am]pmeta\s*>")
 
 def _find_xmp_in_bytes(data: bytes, parts: _Parts) -> None:
     pos = 0
-    while len(parts.xmp) < MAX_PACKETS:
+    while True:
         m = _XMP_START.search(data, pos)
         if not m:
+            break
+        if parts.unread_blocks >= MAX_PACKETS or parts.out_of_time():
+            parts.flags.update(("xmp", "metadata_not_read"))  # more packets: not even located one by one
             break
         end = _XMP_END.search(data, m.end(), m.start() + MAX_XMP_BYTES)
         if not end:
             parts.flags.add("xmp")
             parts.problems.append("An XMP packet is cut off.")
             break
-        parts.add_xmp(data[m.start():end.end()])
+        size = end.end() - m.start()
+        if size > parts.xmp_budget.max_bytes - parts.xmp_budget.bytes:  # never copied, never parsed
+            parts.flags.add("xmp")
+            parts.xmp_budget.take(size, "XMP packet")
+            parts._unread(size)
+        else:
+            parts.add_xmp(data[m.start():end.end()])
         pos = end.end()
-    if not parts.xmp:
+    if not parts.xmp and not parts.unread_blocks:
         m = re.search(rb"<rdf:RDF\b", data)
         if m:
             end = data.find(b"</rdf:RDF>", m.end(), m.start() + MAX_XMP_BYTES)
@@ -585,6 +625,8 @@ def _ms_region_names(root: ET.Element) -> list[str]:
 def _read_xmp(parts: _Parts, report: MetadataReport, names: list[str], dates: list[str]) -> None:
     texts: dict[str, list[str]] = {}
     for packet in parts.xmp:
+        if parts.out_of_time():
+            break
         try:
             root = _parse_xmp(packet)
         except Exception:
@@ -698,6 +740,8 @@ def _inspect(data: bytes, report: MetadataReport) -> None:
     for step in (lambda: _read_iptc(parts, report, dates),
                  lambda: _read_exif(parts, report, dates, data, kind),
                  lambda: _read_xmp(parts, report, names, dates)):
+        if parts.out_of_time():
+            break
         try:
             step()
         except Exception:
@@ -719,6 +763,11 @@ def _inspect(data: bytes, report: MetadataReport) -> None:
             break
     if embedded_caption(report):
         parts.flags.add("caption")
+    if "metadata_not_read" in parts.flags:
+        over = parts.xmp_budget.over + parts.exif_budget.over
+        size = f" ({parts.unread_bytes / 1e6:,.1f} MB in {parts.unread_blocks} block(s))" if parts.unread_bytes else ""
+        parts.problems.append(f"Some embedded metadata was not read{size}: " + "; ".join(_unique(over) or
+                              ["more than the reading budget"]) + ".")
     report.found = sorted(f for f in parts.flags if f in FOUND_TAGS)
     report.problems.extend(parts.problems)
 

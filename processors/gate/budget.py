@@ -43,6 +43,10 @@ class Budget:
     def expired(self) -> bool:
         return time.monotonic() > self.deadline
 
+    def check_quietly(self, what: str = "metadata") -> None:
+        """Note that the time is up (as :meth:`check` does) without raising."""
+        self._note(f"reading {what} took longer than {self.seconds:g} s: the rest was not read")
+
     def check(self, what: str = "metadata") -> None:
         if self.expired():
             self._note(f"reading {what} took longer than {self.seconds:g} s: the rest was not read")

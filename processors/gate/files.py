@@ -100,8 +100,8 @@ def open_input(path: str | os.PathLike, *, root: str | os.PathLike | None = None
     dir_fd = None
     try:
         if base is not None:
-            try:
-                dir_fd = os.open(base, _DIR_FLAGS)
+            try:  # the root as the user named it (resolved once), then nothing below it may be a link
+                dir_fd = os.open(os.path.realpath(base), _DIR_FLAGS | _NOFOLLOW)
             except OSError as exc:
                 raise _refusal(exc) from None
             for part in parts[:-1]:
