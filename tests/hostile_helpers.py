@@ -82,7 +82,7 @@ def small_jpeg(colour=(90, 120, 200), size=(64, 48), exif: bool = False) -> byte
 
 
 def xmp_packet(n_items: int, word: bytes = b"sports") -> bytes:
-    """A valid XMP packet of about ``n_items * 28`` bytes (one rdf:li per item): costly to parse in full."""
+    """A valid XMP packet of about ``n_items * (17 + len(word))`` bytes (one rdf:li per item): costly to parse in full."""
     head = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
             b'<rdf:Description xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:subject><rdf:Bag>')
     tail = b"</rdf:Bag></dc:subject></rdf:Description></rdf:RDF></x:xmpmeta>"
@@ -92,11 +92,11 @@ def xmp_packet(n_items: int, word: bytes = b"sports") -> bytes:
 def write_xmp_bomb(path: Path, total_mb: int, packets: int) -> None:
     """A JPEG followed by ``packets`` XMP packets after its end-of-image marker, ``total_mb`` in all."""
     per = total_mb * 1024 * 1024 // packets
-    packet = xmp_packet(per // 25)
     with open(path, "wb") as fh:
         fh.write(small_jpeg())
-        for _ in range(packets):
-            fh.write(packet)
+        for i in range(packets):   # each packet different, so none is skipped as a repeat
+            word = b"word%02d" % i
+            fh.write(xmp_packet((per - 300) // (17 + len(word)), word=word))
 
 
 def long_name(total_bytes: int, ext: str = ".jpg") -> bytes:
