@@ -119,7 +119,7 @@ NAME_BYTES = st.binary(min_size=1, max_size=255).filter(lambda b: b"/" not in b 
 def test_audit_walker_accounts_for_every_entry(tmp_path_factory, entries):
     """Any names (not UTF-8, 255 bytes, control characters) and any kind of entry: every one is
     listed once, each with a display form that is valid one-line UTF-8, and nothing is followed."""
-    from pipeline.audit_files import walk
+    from pipeline.audit.files import walk
     from processors.gate import display
 
     root = tmp_path_factory.mktemp("walk")

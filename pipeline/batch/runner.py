@@ -67,7 +67,7 @@ def analyse_task(data: bytes, name: str, source) -> dict:
     """Analyse one photo and render what it needs, in memory. Never raises for a bad photo."""
     global _setup_done
     if not _setup_done:  # Dask workers: the local pool's initializer already did this
-        from pipeline.executor import worker_setup
+        from pipeline.batch.executor import worker_setup
 
         worker_setup(single_threaded=True, warm=False)
         _setup_done = True
@@ -161,7 +161,7 @@ class Batch:
             return False
 
     def _start(self, item: _Item, inflight: dict) -> _Item:
-        from pipeline.inputs import root_for
+        from pipeline.batch.inputs import root_for
         from pipeline.process import read_input, receive
 
         root = root_for(item.path, self.roots)
