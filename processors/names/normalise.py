@@ -1,0 +1,134 @@
+"""Normalise text for name matching, keeping a map back to the original characters.
+
+Each original character becomes zero or more normalised characters:
+- format characters (Unicode category Cf: zero-width joiner/space, soft hyphen, BOM,
+  bidirectional marks) and combining marks (accents written decomposed, as macOS does;
+  variation selectors) become nothing and count as part of the character before them;
+- compatibility forms are unfolded (NFKC/NFKD: full-width letters, ligatures,
+  mathematical alphabets);
+- accents are folded (é -> e, also letters with a stroke that Unicode does not decompose: ł -> l);
+- text is case-folded (ß -> ss);
+- letters that look like Latin letters in another script (Cyrillic а, Greek ο) are mapped
+  to the Latin letter with Unicode's own confusables data (TR39), through
+  ``confusable_homoglyphs``;
+- every space becomes " ", every dash (including the non-breaking hyphen) "-", every
+  apostrophe "'".
+
+:class:`Normalised` keeps, for each normalised character, the span of original text it
+came from, so a match on the normalised text maps back to an exact span of the original.
+"""
+from __future__ import annotations
+
+import json
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+# Letters that Unicode does not decompose into a base letter plus an accent.
+_LETTERS = {"ł": "l", "Ł": "L", "ø": "o", "Ø": "O", "đ": "d", "Đ": "D", "ß": "ss", "æ": "ae", "Æ": "Ae",
+            "œ": "oe", "Œ": "Oe", "ı": "i", "þ": "th", "Þ": "Th", "ð": "d", "Ð": "D", "ħ": "h", "Ħ": "H",
+            "ŧ": "t", "Ŧ": "T", "ŀ": "l", "Ŀ": "L", "ƒ": "f", "ɨ": "i", "ʉ": "u", "ƶ": "z", "Ƶ": "Z"}
+_APOSTROPHES = set("'’‘ʼʹ′`´＇ʻʽ")
+# Blank-looking characters that Unicode classes as letters (Hangul fillers, Braille blank).
+_BLANKS = set("\u115f\u1160\u3164\uffa0\u2800")
+
+
+@lru_cache(maxsize=1)
+def _confusables() -> dict[str, str]:
+    """Non-ASCII character -> the ASCII letter(s) it is confusable with (Unicode TR39 confusables.txt)."""
+    import confusable_homoglyphs
+
+    path = resources.files(confusable_homoglyphs) / "confusables.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    out = {}
+    for ch, entries in data.items():
+        if len(ch) != 1 or ch.isascii():
+            continue
+        targets = [e["c"] for e in entries if e["c"].isascii() and e["c"].isalpha()]
+        if targets:
+            out[ch] = sorted(targets, key=len)[0].casefold()
+    return out
+
+
+@lru_cache(maxsize=65536)
+def fold_char(ch: str) -> tuple[str, bool]:
+    """``(normalised text, written in upper case)`` for one original character."""
+    if ch.isascii():
+        if ch.isalpha():
+            return ch.lower(), ch.isupper()
+        if ch in " \t\r\n\f\v":
+            return " ", False
+        return ("'" if ch in "'`" else ch), False
+    cat = unicodedata.category(ch)
+    if cat == "Cf" or cat in ("Mn", "Me") or cat == "Cc":
+        return "", False
+    if cat.startswith("Z") or ch in _BLANKS:
+        return " ", False
+    if cat == "Pd" or ch in "\u2212\u2010\u2011\ufe63\uff0d":
+        return "-", False
+    if ch in _APOSTROPHES:
+        return "'", False
+    upper = ch.isupper() or ch.istitle()
+    base = _LETTERS.get(ch, ch)
+    out = []
+    confusables = _confusables()
+    for c in unicodedata.normalize("NFKD", base):
+        if unicodedata.combining(c) or unicodedata.category(c) == "Cf":
+            continue
+        c = _LETTERS.get(c, c)
+        for f in c.casefold():
+            if not f.isascii():
+                f = confusables.get(f, f)
+                if not f.isascii():
+                    # an upper-case look-alike may be listed where its lower case is not
+                    f = confusables.get(f.upper(), f).casefold()
+            out.append(f)
+    text = "".join(out)
+    if text in ("\u2019", "\u2018"):
+        text = "'"
+    return text, upper
+
+
+@dataclass
+class Normalised:
+    """Normalised text with, for each of its characters, the original span and case."""
+    original: str
+    text: str
+    starts: list[int]     # original index where normalised char i's source character starts
+    ends: list[int]       # original index just after it (including dropped marks after it)
+    upper: list[bool]     # its source character was upper (or title) case
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """Original ``(start, end)`` for normalised ``text[start:end]`` (``end > start``)."""
+        return self.starts[start], self.ends[end - 1]
+
+
+def normalise(text: str) -> Normalised:
+    """Normalise ``text`` (see the module docstring) and keep the map back to it."""
+    out: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    upper: list[bool] = []
+    for i, ch in enumerate(text):
+        folded, up = fold_char(ch)
+        if not folded:
+            if ends:
+                ends[-1] = i + 1   # an accent or invisible character belongs to the character before it
+            continue
+        for f in folded:
+            out.append(f)
+            starts.append(i)
+            ends.append(i + 1)
+            upper.append(up)
+    return Normalised(text, "".join(out), starts, ends, upper)
+
+
+def fold(text: str) -> str:
+    """Just the normalised text (for comparing names)."""
+    return normalise(text).text
+
+
+def letters(text: str) -> str:
+    """The normalised letters of ``text`` only: "O'Neill" -> "oneill", "van der Berg" -> "vanderberg"."""
+    return "".join(c for c in fold(text) if c.isalpha())

@@ -1,0 +1,406 @@
+"""Find register names in text: one pass over the letters, then decide by role, safety first.
+
+The text is normalised (normalise.py) and its letters run through the register's automaton
+(register.py). What separated the letters decides what a match is:
+
+- word boundaries: start/end of a run of letters, or a change of case inside one
+  ("AmeliaHart", "AHart"); a lower-case run ("ameliahart") has none inside it;
+- a **full name** is a given and a family name of the same person next to each other in
+  either order (any separators: spaces, "_", ".", "-", ", ", emoji, or none at all), up to
+  two words apart in that order (middle names), an initial and the family name ("A. Hart",
+  "a.hart@", "AHart", "Hart A."), or the given name and the family initial ("Amelia H.");
+- a **family** or **given** name alone counts when it is a whole word (or a camel-case part);
+- a name that is also an everyday English word ("May", "Will", "Rose", "Hill") counts only
+  when written with a capital and the context makes it a name: a title before it ("Mrs
+  Hill"), an initial with it ("A. Hill", "May B."), or being next to, or in a list with,
+  another name ("Nguyen and May", "May, Rose and Łukasz"). Two everyday words make a full
+  name of one person only when both are capitalised or written as one identifier
+  ("Will Hill", "#willhill"; not "drew hill forts").
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from processors.names.normalise import Normalised, normalise
+from processors.names.register import Register, as_tuple, compile_register
+from processors.names.words import is_ordinary
+
+NONE, CAMEL, WORD = 0, 1, 2
+MAX_GAP = 12            # separator characters between two parts of one full name
+TITLES = r"mr|mrs|miss|ms|mx|dr|master|prof|sir|dame|madam|mme|mlle|mstr"
+_TITLE_BEFORE = re.compile(rf"(?:^|[^a-z0-9])((?:{TITLES})\.?\s+)$")
+_THE_BEFORE = re.compile(r"(?:^|[^a-z0-9])(the\s+)$")
+_ADJACENT = re.compile(r"^(?:[ \-&+/,]|and|or|\s)*$")
+_INITIAL_GAP = re.compile(r"^[ .\-_]{0,3}$")
+_JOINERS = set(" .-_+'")
+
+
+@dataclass(frozen=True)
+class NameHit:
+    """One name found in the original text (``start``/``end`` index the original string)."""
+    person_id: str
+    start: int
+    end: int
+    text: str
+    kind: str                 # "full" | "given" | "family"
+    part: str = ""            # for a full name written apart (middle names between): "given" | "family"
+    given_text: str = ""      # the given name as written inside a full name ("" when only an initial)
+    possessive: str = ""      # "'s" / "'" taken with the name
+    form: str = ""            # normalised letters of the name part (given/family hits)
+    people: tuple[str, ...] = ()   # everyone this form could name
+
+
+@dataclass
+class _Occ:
+    ks: int          # letter-stream start
+    ke: int          # letter-stream end (exclusive)
+    form: object     # register.Form
+    lb: int
+    rb: int
+
+
+@dataclass
+class _Cand:
+    ns: int                  # normalised start
+    ne: int                  # normalised end
+    kind: str
+    person: int
+    priority: int
+    part: str = ""
+    given: tuple[int, int] | None = None
+    form: str = ""
+    owners: tuple[int, ...] = ()
+    confirmed: bool = True
+    plural: bool = False
+
+
+class _Stream:
+    """The letters of the normalised text, with where each one sits and the boundaries between them."""
+
+    def __init__(self, nz: Normalised):
+        self.nz = nz
+        n = nz.text
+        self.pos = [i for i, c in enumerate(n) if c.isalpha()]
+        self.letters = "".join(n[i] for i in self.pos)
+
+    def bound(self, k: int) -> int:
+        """The boundary before letter ``k``."""
+        pos, up = self.pos, self.nz.upper
+        if k <= 0 or k >= len(pos):
+            return WORD
+        a, b = pos[k - 1], pos[k]
+        if b - a > 1:
+            return WORD
+        if up[b] and not up[a]:
+            return CAMEL
+        if up[a] and up[b] and k + 1 < len(pos) and pos[k + 1] == b + 1 and not up[pos[k + 1]]:
+            return CAMEL
+        return NONE
+
+    def gap(self, k: int) -> str:
+        """Normalised text between letter ``k-1`` and letter ``k``."""
+        return self.nz.text[self.pos[k - 1] + 1:self.pos[k]]
+
+    def cap(self, k: int) -> bool:
+        return self.nz.upper[self.pos[k]]
+
+
+def find(text: str, people) -> list[NameHit]:
+    """Every name of ``people`` in ``text`` (see the module docstring); hits do not overlap."""
+    if not text or not people:
+        return []
+    reg = compile_register(as_tuple(people))
+    if reg.automaton is None:
+        return []
+    nz = normalise(text)
+    st = _Stream(nz)
+    if not st.letters:
+        return []
+    occs = _occurrences(st, reg)
+    cands = _full_names(st, reg, occs) + _parts(st, reg, occs)
+    _confirm_by_context(st, cands)
+    chosen = _resolve([c for c in cands if c.confirmed])
+    return [_hit(nz, reg, c) for c in chosen]
+
+
+def _occurrences(st: _Stream, reg: Register) -> list[_Occ]:
+    out = []
+    for end, form in reg.automaton.iter(st.letters):
+        ks = end + 1 - len(form.letters)
+        ke = end + 1
+        out.append(_Occ(ks, ke, form, st.bound(ks), st.bound(ke)))
+    return out
+
+
+def _plural_end(st: _Stream, o: _Occ) -> int | None:
+    """End after a plural "s" ("the O'Neills"), when that "s" ends the word."""
+    if o.rb == NONE and o.ke < len(st.letters) and st.letters[o.ke] == "s" and st.bound(o.ke + 1) != NONE:
+        return o.ke + 1
+    return None
+
+
+def _word_ok(st: _Stream, o: _Occ) -> tuple[bool, int, bool]:
+    """Is the occurrence a word of its own? ``(ok, end, plural)``."""
+    if o.lb == NONE:
+        return False, o.ke, False
+    if o.rb != NONE:
+        return True, o.ke, False
+    plural = _plural_end(st, o)
+    if plural is not None:
+        return True, plural, True
+    return False, o.ke, False
+
+
+def _owners(o: _Occ, part: str) -> list[int]:
+    return [i for i, p in o.form.owners if p == part]
+
+
+def _full_names(st: _Stream, reg: Register, occs: list[_Occ]) -> list[_Cand]:
+    out: list[_Cand] = []
+    by_start: dict[int, list[_Occ]] = {}
+    for o in occs:
+        by_start.setdefault(o.ks, []).append(o)
+    n_letters = len(st.letters)
+    word_index = _word_index(st)
+    last_given: dict[int, _Occ] = {}       # person -> last whole-word given occurrence (middle names)
+    for o in occs:
+        # 1. two parts of one person, side by side (either order, any separator or none)
+        for o2 in by_start.get(o.ke, ()):
+            for first, second in (("given", "family"), ("family", "given")):
+                shared = set(_owners(o, first)) & set(_owners(o2, second))
+                if not shared:
+                    continue
+                cand = _pair(st, o, o2, first, min(shared), n_letters)
+                if cand:
+                    out.append(cand)
+        ok, end, plural = _word_ok(st, o)
+        # 2. initials
+        for i in _owners(o, "family"):
+            out += _initial_family(st, reg, o, i)
+        if ok:
+            for i in _owners(o, "given"):
+                c = _given_initial(st, reg, o, i)
+                if c:
+                    out.append(c)
+        # 3. given ... family, one or two words between (middle names, emoji, "&")
+        if ok:
+            for i in _owners(o, "family"):
+                g = last_given.get(i)
+                if g is None:
+                    continue
+                between = word_index[o.ks] - word_index[g.ke - 1]
+                if 2 <= between <= 3 and _apart_ok(st, g, o, word_index):
+                    gs, ge = st.pos[g.ks], st.pos[g.ke - 1] + 1
+                    out.append(_Cand(gs, ge, "full", i, 0, part="given", given=(gs, ge)))
+                    out.append(_Cand(st.pos[o.ks], st.pos[end - 1] + 1, "full", i, 0, part="family",
+                                     plural=plural))
+            for i in _owners(o, "given"):
+                last_given[i] = o
+    return out
+
+
+def _word_index(st: _Stream) -> list[int]:
+    """For each letter, how many word boundaries come before it (words counted across the text)."""
+    idx, count = [], 0
+    pos = st.pos
+    for k in range(len(pos)):
+        if k == 0 or pos[k] - pos[k - 1] > 1:
+            count += 1
+        idx.append(count)
+    return idx
+
+
+def _apart_ok(st: _Stream, g: _Occ, f: _Occ, word_index) -> bool:
+    """Given and family of one person with a word or two between: a full name unless both are everyday words."""
+    if not (g.form.ordinary and f.form.ordinary):
+        return True
+    # both everyday words: only when every word from the given to the family name is capitalised
+    return all(st.cap(k) for k in range(g.ks, f.ks + 1) if k == 0 or st.pos[k] - st.pos[k - 1] > 1)
+
+
+def _pair(st: _Stream, o1: _Occ, o2: _Occ, first: str, person: int, n_letters: int) -> _Cand | None:
+    gap = st.gap(o2.ks)
+    end = o2.ke
+    plural = False
+    rb = o2.rb
+    if rb == NONE:
+        p = _plural_end(st, o2)
+        if p is not None:
+            end, rb, plural = p, WORD, True
+    if len(gap) > MAX_GAP:
+        return None
+    total = end - o1.ks
+    if not gap:   # run together: "ameliahart", "AmeliaHart"
+        if o1.lb == NONE and rb == NONE and total < 8:
+            return None
+        if o1.lb == WORD and rb == WORD and is_ordinary(st.letters[o1.ks:end]):
+            return None       # "rosemary" is a word, not Rose Mary
+    else:
+        if o1.lb == NONE or rb == NONE:
+            return None
+        if o1.form.ordinary and o2.form.ordinary:
+            joined = all(c in ".-_+" for c in gap)
+            if not joined and not (st.cap(o1.ks) and st.cap(o2.ks)):
+                return None   # "drew hill forts"
+    ns, ne = st.pos[o1.ks], st.pos[end - 1] + 1
+    g = o1 if first == "given" else o2
+    return _Cand(ns, ne, "full", person, 0, given=(st.pos[g.ks], st.pos[g.ke - 1] + 1), plural=plural)
+
+
+def _is_single_letter(st: _Stream, k: int) -> bool:
+    return 0 <= k < len(st.letters) and st.bound(k) == WORD and st.bound(k + 1) == WORD and \
+        (k == 0 or st.nz.text[st.pos[k] - 1] != "'")
+
+
+def _initial_family(st: _Stream, reg: Register, o: _Occ, i: int) -> list[_Cand]:
+    """"A. Hart", "A Hart", "a.hart", "AHart", "ahart", "Hart A." (initial of the same person's given name)."""
+    out = []
+    initial = reg.given_initial[i]
+    if not initial:
+        return out
+    ok, end, plural = _word_ok(st, o)
+    right_ok = o.rb != NONE or plural
+    ordinary = o.form.ordinary
+    n = st.nz.text
+    k = o.ks - 1
+    # initial, separator, family
+    if o.lb == WORD and k >= 0 and st.letters[k] == initial and _is_single_letter(st, k) and right_ok:
+        gap = st.gap(o.ks)
+        if _INITIAL_GAP.match(gap):
+            dotted = "." in gap
+            if not ordinary or ((st.cap(o.ks) or dotted) and (dotted or initial not in "ai")):
+                out.append(_Cand(st.pos[k], st.pos[end - 1] + 1, "full", i, 0, plural=plural))
+    # initial run together with the family name: "AHart", "ahart"
+    if o.lb in (NONE, CAMEL) and k >= 0 and st.letters[k] == initial and st.bound(k) == WORD and right_ok:
+        token = st.letters[k:end]
+        if not (o.lb == NONE and is_ordinary(token)) and not (o.lb == NONE and is_ordinary(st.letters[k:o.ke])):
+            out.append(_Cand(st.pos[k], st.pos[end - 1] + 1, "full", i, 0, plural=plural))
+    # family, separator, initial: "Hart A.", "hart.a@", "Hart, A."
+    k = o.ke
+    if ok and not plural and k < len(st.letters) and st.letters[k] == initial and _is_single_letter(st, k):
+        gap = st.gap(k)
+        after = n[st.pos[k] + 1:st.pos[k] + 2]
+        if len(gap) <= 3 and (any(c in gap for c in ".,_") or after == "."):
+            if not ordinary or st.cap(o.ks):
+                ne = st.pos[k] + 1 + (1 if after == "." else 0)
+                out.append(_Cand(st.pos[o.ks], ne, "full", i, 0))
+    return out
+
+
+def _given_initial(st: _Stream, reg: Register, o: _Occ, i: int) -> _Cand | None:
+    """"Amelia H.", "May B" (the family initial of the same person)."""
+    initial = reg.family_initial[i]
+    k = o.ke
+    if not initial or k >= len(st.letters) or st.letters[k] != initial or not _is_single_letter(st, k):
+        return None
+    gap = st.gap(k)
+    if not gap or not _INITIAL_GAP.match(gap):
+        return None
+    n = st.nz.text
+    dotted = n[st.pos[k] + 1:st.pos[k] + 2] == "."
+    if initial in "ai" and not dotted:
+        return None
+    if o.form.ordinary and not (st.cap(o.ks) and st.cap(k)):
+        return None
+    ns, ne = st.pos[o.ks], st.pos[k] + 1 + (1 if dotted else 0)
+    return _Cand(ns, ne, "full", i, 0, given=(st.pos[o.ks], st.pos[o.ke - 1] + 1))
+
+
+def _parts(st: _Stream, reg: Register, occs: list[_Occ]) -> list[_Cand]:
+    """Lone given and family names (whole words); everyday words wait for context."""
+    out = []
+    for o in occs:
+        ok, end, plural = _word_ok(st, o)
+        if not ok:
+            continue
+        for part in ("family", "given"):
+            owners = tuple(_owners(o, part))
+            if not owners:
+                continue
+            if part == "given" and plural:
+                continue
+            ns, ne = st.pos[o.ks], st.pos[end - 1] + 1
+            ordinary = o.form.ordinary
+            if ordinary and not st.cap(o.ks):
+                continue                        # "hill forts", "we hope"
+            confirmed = not ordinary or bool(_TITLE_BEFORE.search(st.nz.text[max(0, ns - 12):ns]))
+            out.append(_Cand(ns, ne, part, owners[0], 1, form=o.form.letters, owners=owners,
+                             confirmed=confirmed, plural=plural))
+            break   # a form that is both a given and a family name counts once, as a family name
+    return out
+
+
+def _confirm_by_context(st: _Stream, cands: list[_Cand]) -> None:
+    """An everyday-word name next to, or listed with, a confirmed name is a name too."""
+    pending = [c for c in cands if not c.confirmed]
+    if not pending:
+        return
+    items = sorted(cands, key=lambda c: (c.ns, -c.ne))
+    n = st.nz.text
+    changed = True
+    while changed:
+        changed = False
+        for idx, c in enumerate(items):
+            if c.confirmed:
+                continue
+            for j in (idx - 1, idx + 1):
+                # nearest neighbour that does not overlap c
+                step = -1 if j < idx else 1
+                while 0 <= j < len(items) and _overlap(items[j], c):
+                    j += step
+                if not (0 <= j < len(items)) or not items[j].confirmed:
+                    continue
+                other = items[j]
+                gap = n[other.ne:c.ns] if j < idx else n[c.ne:other.ns]
+                if len(gap) <= 8 and _ADJACENT.match(gap):
+                    c.confirmed = True
+                    changed = True
+                    break
+
+
+def _overlap(a: _Cand, b: _Cand) -> bool:
+    return a.ns < b.ne and b.ns < a.ne
+
+
+def _resolve(cands: list[_Cand]) -> list[_Cand]:
+    """Non-overlapping choice: full names first, then longer, then earlier."""
+    cands.sort(key=lambda c: (c.priority, -(c.ne - c.ns), c.ns))
+    taken: dict[int, bool] = {}
+    chosen = []
+    for c in cands:
+        if any(taken.get(i) for i in range(c.ns, c.ne)):
+            continue
+        for i in range(c.ns, c.ne):
+            taken[i] = True
+        chosen.append(c)
+    chosen.sort(key=lambda c: c.ns)
+    return chosen
+
+
+def _hit(nz: Normalised, reg: Register, c: _Cand) -> NameHit:
+    n = nz.text
+    ns, ne = c.ns, c.ne
+    title = _TITLE_BEFORE.search(n[max(0, ns - 12):ns])
+    if title:
+        ns -= len(title.group(1))
+    elif c.plural and c.kind == "family":
+        the = _THE_BEFORE.search(n[max(0, ns - 6):ns])
+        if the:
+            ns -= len(the.group(1))
+    possessive = ""
+    if n[ne:ne + 2] == "'s" and not n[ne + 2:ne + 3].isalnum():
+        possessive, ne = "'s", ne + 2
+    elif n[ne:ne + 1] == "'" and n[ne - 1:ne] == "s" and not n[ne + 1:ne + 2].isalnum():
+        possessive, ne = "'", ne + 1
+    start, end = nz.span(ns, ne)
+    text = nz.original
+    given_text = ""
+    if c.given:
+        gs, ge = nz.span(*c.given)
+        given_text = text[gs:ge]
+    person = reg.people[c.person]
+    owners = tuple(reg.people[i].person_id for i in (c.owners or (c.person,)))
+    return NameHit(person.person_id, start, end, text[start:end], c.kind, part=c.part, given_text=given_text,
+                   possessive=text[nz.span(ne - len(possessive), ne)[0]:end] if possessive else "",
+                   form=c.form, people=owners)
