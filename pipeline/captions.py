@@ -3,23 +3,34 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from processors.caption_text import SIDECAR_LIMIT, CaptionRefused, decode_caption
 from processors.metadata import embedded_caption
 from processors.names import scrub_caption
 
-SIDECAR_LIMIT = 64 * 1024
 
 
 def read_sidecar(photo: Path) -> tuple[str | None, Path | None]:
-    """Caption from ``<photo>.txt`` or ``<photo stem>.txt`` beside the photo, if present."""
+    """Caption from ``<photo>.txt`` or ``<photo stem>.txt`` beside the photo, if present and readable."""
+    text, path, _ = read_sidecar_checked(photo)
+    return text, path
+
+
+def read_sidecar_checked(photo: Path) -> tuple[str | None, Path | None, str | None]:
+    """``(caption, sidecar path, why it was refused)``: a refused sidecar (binary, over 64 KiB, an
+    encoding that cannot be told for sure) gives no caption and a reason, and the photo is held."""
     for candidate in (photo.with_name(photo.name + ".txt"), photo.with_suffix(".txt")):
         if candidate != photo and candidate.is_file() and not candidate.is_symlink():
             try:
                 with open(candidate, "rb") as fh:
-                    text = fh.read(SIDECAR_LIMIT).decode("utf-8-sig", "replace").strip()
-            except OSError:
-                continue
-            return (text or None), candidate
-    return None, None
+                    data = fh.read(SIDECAR_LIMIT + 1)
+            except OSError as exc:
+                return None, candidate, f"the caption file could not be read ({exc.strerror or exc})"
+            try:
+                caption = decode_caption(data)
+            except CaptionRefused as exc:
+                return None, candidate, str(exc)
+            return (caption.text or None), candidate, None
+    return None, None, None
 
 
 def channel_captions(caption: str | None, analysis, ctx, config) -> dict[str, str]:

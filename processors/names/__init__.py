@@ -12,7 +12,7 @@ Public API (used by captions, the audit, propagation, and the text-in-picture wo
 
 Modules: normalise (Unicode folding with a map back to the original), register (name forms and
 the Aho-Corasick automaton), rules (what counts as a name), scrub (removal and tidying), words
-(everyday English words), identifiers (names written as file names and identifiers).
+(everyday English words). Sidecar decoding is processors/caption_text.py.
 """
 from __future__ import annotations
 

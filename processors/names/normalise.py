@@ -106,21 +106,33 @@ class Normalised:
 
 def normalise(text: str) -> Normalised:
     """Normalise ``text`` (see the module docstring) and keep the map back to it."""
+    table = {ch: fold_char(ch) for ch in set(text)}
+    if all(len(f) == 1 for f, _ in table.values()):
+        # every character becomes exactly one: translate in one go (the usual case)
+        out = text.translate({ord(ch): f for ch, (f, _) in table.items()})
+        upper_of = {ch: up for ch, (_, up) in table.items()}
+        return Normalised(text, out, list(range(len(text))), list(range(1, len(text) + 1)),
+                          [upper_of[ch] for ch in text])
     out: list[str] = []
     starts: list[int] = []
     ends: list[int] = []
     upper: list[bool] = []
     for i, ch in enumerate(text):
-        folded, up = fold_char(ch)
-        if not folded:
-            if ends:
-                ends[-1] = i + 1   # an accent or invisible character belongs to the character before it
-            continue
-        for f in folded:
-            out.append(f)
+        folded, up = table[ch]
+        if len(folded) == 1:
+            out.append(folded)
             starts.append(i)
             ends.append(i + 1)
             upper.append(up)
+        elif not folded:
+            if ends:
+                ends[-1] = i + 1   # an accent or invisible character belongs to the character before it
+        else:
+            for f in folded:
+                out.append(f)
+                starts.append(i)
+                ends.append(i + 1)
+                upper.append(up)
     return Normalised(text, "".join(out), starts, ends, upper)
 
 

@@ -28,15 +28,27 @@ class NamedPerson:
 
 # Lower-case particles that start a family name ("van der Berg", "de la Cruz", "ter Horst").
 PARTICLES = {"van", "von", "der", "den", "de", "del", "della", "di", "da", "dos", "das", "du", "la", "le",
-             "ter", "ten", "op", "het", "st", "ste", "al", "el", "bin", "bint", "ibn", "ap", "mac", "y"}
+             "ter", "ten", "op", "het", "st", "ste", "al", "el", "bin", "bint", "ibn", "ap", "mac", "y",
+             "o", "ni", "nic", "ui", "mc"}
 
 
-@dataclass(frozen=True)
 class Form:
-    """One name form and who it belongs to."""
-    letters: str
-    ordinary: bool                       # also an everyday English word ("may", "rose", "hill")
-    owners: tuple[tuple[int, str], ...]  # (person index, "given" | "family")
+    """One name form and who it belongs to (person indexes, in register order)."""
+    __slots__ = ("letters", "ordinary", "given", "family", "given_set", "family_set",
+                 "family_by_given_initial", "given_by_family_initial", "given_ids", "family_ids")
+
+    def __init__(self, letters_: str, ordinary: bool, given: tuple[int, ...], family: tuple[int, ...],
+                 family_by_given_initial: dict, given_by_family_initial: dict):
+        self.letters = letters_
+        self.ordinary = ordinary                  # also an everyday English word ("may", "rose", "hill")
+        self.given = given                        # people with this given name (or given-name word)
+        self.family = family                      # people with this family name (or barrel, or core)
+        self.given_set = frozenset(given)
+        self.family_set = frozenset(family)
+        self.family_by_given_initial = family_by_given_initial   # given initial -> people with this family form
+        self.given_by_family_initial = given_by_family_initial   # family initial -> people with this given form
+        self.given_ids: tuple[str, ...] = ()
+        self.family_ids: tuple[str, ...] = ()
 
 
 @dataclass
@@ -89,7 +101,21 @@ def compile_register(people: tuple[NamedPerson, ...]) -> Register:
     if owners:
         automaton = ahocorasick.Automaton()
         for form, who in owners.items():
-            automaton.add_word(form, Form(form, is_ordinary(form), tuple(who)))
+            given = tuple(i for i, part in who if part == "given")
+            family = tuple(i for i, part in who if part == "family")
+            by_gi: dict[str, list[int]] = {}
+            for i in family:
+                if reg.given_initial[i]:
+                    by_gi.setdefault(reg.given_initial[i], []).append(i)
+            by_fi: dict[str, list[int]] = {}
+            for i in given:
+                if reg.family_initial[i]:
+                    by_fi.setdefault(reg.family_initial[i], []).append(i)
+            entry = Form(form, is_ordinary(form), given, family, {k: tuple(v) for k, v in by_gi.items()},
+                         {k: tuple(v) for k, v in by_fi.items()})
+            entry.given_ids = tuple(people[i].person_id for i in given)
+            entry.family_ids = tuple(people[i].person_id for i in family)
+            automaton.add_word(form, entry)
         automaton.make_automaton()
         reg.automaton = automaton
     return reg

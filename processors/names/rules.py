@@ -19,6 +19,7 @@ The text is normalised (normalise.py) and its letters run through the register's
 """
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 
@@ -29,7 +30,24 @@ from processors.names.words import is_ordinary
 NONE, CAMEL, WORD = 0, 1, 2
 MAX_GAP = 12            # separator characters between two parts of one full name
 TITLES = r"mr|mrs|miss|ms|mx|dr|master|prof|sir|dame|madam|mme|mlle|mstr"
-_TITLE_BEFORE = re.compile(rf"(?:^|[^a-z0-9])((?:{TITLES})\.?\s+)$")
+_TITLE_WORDS = frozenset(TITLES.split("|"))
+
+
+def _title_before(n: str, ns: int) -> int:
+    """Length of a title ("Mrs ", "Dr. ") that ends just before normalised position ``ns`` (0 if none)."""
+    j = ns
+    while j > 0 and n[j - 1] == " ":
+        j -= 1
+    if j == ns or j == 0:
+        return 0
+    if n[j - 1] == ".":
+        j -= 1
+    k = j
+    while k > 0 and n[k - 1].isalpha():
+        k -= 1
+    if j - k < 2 or j - k > 6 or (k > 0 and n[k - 1].isalnum()):
+        return 0
+    return ns - k if n[k:j] in _TITLE_WORDS else 0
 _THE_BEFORE = re.compile(r"(?:^|[^a-z0-9])(the\s+)$")
 _ADJACENT = re.compile(r"^(?:[ \-&+/,]|and|or|\s)*$")
 _INITIAL_GAP = re.compile(r"^[ .\-_]{0,3}$")
@@ -51,7 +69,7 @@ class NameHit:
     people: tuple[str, ...] = ()   # everyone this form could name
 
 
-@dataclass
+@dataclass(slots=True)
 class _Occ:
     ks: int          # letter-stream start
     ke: int          # letter-stream end (exclusive)
@@ -60,7 +78,7 @@ class _Occ:
     rb: int
 
 
-@dataclass
+@dataclass(slots=True)
 class _Cand:
     ns: int                  # normalised start
     ne: int                  # normalised end
@@ -70,7 +88,7 @@ class _Cand:
     part: str = ""
     given: tuple[int, int] | None = None
     form: str = ""
-    owners: tuple[int, ...] = ()
+    owner_ids: tuple[str, ...] = ()
     confirmed: bool = True
     plural: bool = False
 
@@ -152,10 +170,6 @@ def _word_ok(st: _Stream, o: _Occ) -> tuple[bool, int, bool]:
     return False, o.ke, False
 
 
-def _owners(o: _Occ, part: str) -> list[int]:
-    return [i for i, p in o.form.owners if p == part]
-
-
 def _full_names(st: _Stream, reg: Register, occs: list[_Occ]) -> list[_Cand]:
     out: list[_Cand] = []
     by_start: dict[int, list[_Occ]] = {}
@@ -163,52 +177,59 @@ def _full_names(st: _Stream, reg: Register, occs: list[_Occ]) -> list[_Cand]:
         by_start.setdefault(o.ks, []).append(o)
     n_letters = len(st.letters)
     word_index = _word_index(st)
-    last_given: dict[int, _Occ] = {}       # person -> last whole-word given occurrence (middle names)
+    recent_given: list[_Occ] = []        # whole-word given names of the last few words (middle names)
     for o in occs:
+        form = o.form
         # 1. two parts of one person, side by side (either order, any separator or none)
         for o2 in by_start.get(o.ke, ()):
-            for first, second in (("given", "family"), ("family", "given")):
-                shared = set(_owners(o, first)) & set(_owners(o2, second))
-                if not shared:
-                    continue
-                cand = _pair(st, o, o2, first, min(shared), n_letters)
-                if cand:
-                    out.append(cand)
+            for first, shared in (("given", form.given_set & o2.form.family_set),
+                                  ("family", form.family_set & o2.form.given_set)):
+                if shared:
+                    cand = _pair(st, o, o2, first, min(shared), n_letters)
+                    if cand:
+                        out.append(cand)
         ok, end, plural = _word_ok(st, o)
         # 2. initials
-        for i in _owners(o, "family"):
-            out += _initial_family(st, reg, o, i)
-        if ok:
-            for i in _owners(o, "given"):
-                c = _given_initial(st, reg, o, i)
-                if c:
-                    out.append(c)
+        if form.family:
+            out += _initial_family(st, reg, o)
+        if ok and form.given:
+            c = _given_initial(st, reg, o)
+            if c:
+                out.append(c)
         # 3. given ... family, one or two words between (middle names, emoji, "&")
-        if ok:
-            for i in _owners(o, "family"):
-                g = last_given.get(i)
-                if g is None:
+        if ok and form.family and recent_given:
+            for g in recent_given:
+                if g.ke > o.ks:
                     continue
                 between = word_index[o.ks] - word_index[g.ke - 1]
-                if 2 <= between <= 3 and _apart_ok(st, g, o, word_index):
+                shared = g.form.given_set & form.family_set
+                if shared and 2 <= between <= 3 and _apart_ok(st, g, o, word_index):
+                    i = min(shared)
                     gs, ge = st.pos[g.ks], st.pos[g.ke - 1] + 1
                     out.append(_Cand(gs, ge, "full", i, 0, part="given", given=(gs, ge)))
                     out.append(_Cand(st.pos[o.ks], st.pos[end - 1] + 1, "full", i, 0, part="family",
                                      plural=plural))
-            for i in _owners(o, "given"):
-                last_given[i] = o
+        if ok and form.given:
+            recent_given.append(o)
+            if len(recent_given) > 1:
+                here = word_index[o.ks]
+                recent_given = [g for g in recent_given if here - word_index[g.ke - 1] <= 3]
     return out
 
 
-def _word_index(st: _Stream) -> list[int]:
-    """For each letter, how many word boundaries come before it (words counted across the text)."""
-    idx, count = [], 0
-    pos = st.pos
-    for k in range(len(pos)):
-        if k == 0 or pos[k] - pos[k - 1] > 1:
-            count += 1
-        idx.append(count)
-    return idx
+class _WordIndex:
+    """``index[k]``: how many words start at or before letter ``k`` (words counted across the text)."""
+
+    def __init__(self, st: _Stream):
+        pos = st.pos
+        self.starts = [k for k in range(1, len(pos)) if pos[k] - pos[k - 1] > 1]
+
+    def __getitem__(self, k: int) -> int:
+        return bisect.bisect_right(self.starts, k)
+
+
+def _word_index(st: _Stream) -> _WordIndex:
+    return _WordIndex(st)
 
 
 def _apart_ok(st: _Stream, g: _Occ, f: _Occ, word_index) -> bool:
@@ -253,46 +274,53 @@ def _is_single_letter(st: _Stream, k: int) -> bool:
         (k == 0 or st.nz.text[st.pos[k] - 1] != "'")
 
 
-def _initial_family(st: _Stream, reg: Register, o: _Occ, i: int) -> list[_Cand]:
+def _initial_family(st: _Stream, reg: Register, o: _Occ) -> list[_Cand]:
     """"A. Hart", "A Hart", "a.hart", "AHart", "ahart", "Hart A." (initial of the same person's given name)."""
     out = []
-    initial = reg.given_initial[i]
-    if not initial:
-        return out
+    by_initial = o.form.family_by_given_initial
     ok, end, plural = _word_ok(st, o)
     right_ok = o.rb != NONE or plural
     ordinary = o.form.ordinary
     n = st.nz.text
     k = o.ks - 1
-    # initial, separator, family
-    if o.lb == WORD and k >= 0 and st.letters[k] == initial and _is_single_letter(st, k) and right_ok:
-        gap = st.gap(o.ks)
-        if _INITIAL_GAP.match(gap):
-            dotted = "." in gap
-            if not ordinary or ((st.cap(o.ks) or dotted) and (dotted or initial not in "ai")):
-                out.append(_Cand(st.pos[k], st.pos[end - 1] + 1, "full", i, 0, plural=plural))
-    # initial run together with the family name: "AHart", "ahart"
-    if o.lb in (NONE, CAMEL) and k >= 0 and st.letters[k] == initial and st.bound(k) == WORD and right_ok:
-        token = st.letters[k:end]
-        if not (o.lb == NONE and is_ordinary(token)) and not (o.lb == NONE and is_ordinary(st.letters[k:o.ke])):
-            out.append(_Cand(st.pos[k], st.pos[end - 1] + 1, "full", i, 0, plural=plural))
+    if k >= 0 and right_ok:
+        initial = st.letters[k]
+        who = by_initial.get(initial)
+        if who:
+            # initial, separator, family
+            if o.lb == WORD and _is_single_letter(st, k):
+                gap = st.gap(o.ks)
+                if _INITIAL_GAP.match(gap):
+                    dotted = "." in gap
+                    if not ordinary or ((st.cap(o.ks) or dotted) and (dotted or initial not in "ai")):
+                        out.append(_Cand(st.pos[k], st.pos[end - 1] + 1, "full", who[0], 0, plural=plural))
+            # initial run together with the family name: "AHart", "ahart"
+            elif o.lb in (NONE, CAMEL) and st.bound(k) == WORD:
+                if not (o.lb == NONE and (is_ordinary(st.letters[k:end]) or is_ordinary(st.letters[k:o.ke]))):
+                    out.append(_Cand(st.pos[k], st.pos[end - 1] + 1, "full", who[0], 0, plural=plural))
     # family, separator, initial: "Hart A.", "hart.a@", "Hart, A."
     k = o.ke
-    if ok and not plural and k < len(st.letters) and st.letters[k] == initial and _is_single_letter(st, k):
-        gap = st.gap(k)
-        after = n[st.pos[k] + 1:st.pos[k] + 2]
-        if len(gap) <= 3 and (any(c in gap for c in ".,_") or after == "."):
-            if not ordinary or st.cap(o.ks):
-                ne = st.pos[k] + 1 + (1 if after == "." else 0)
-                out.append(_Cand(st.pos[o.ks], ne, "full", i, 0))
+    if ok and not plural and k < len(st.letters):
+        initial = st.letters[k]
+        who = by_initial.get(initial)
+        if who and _is_single_letter(st, k):
+            gap = st.gap(k)
+            after = n[st.pos[k] + 1:st.pos[k] + 2]
+            if len(gap) <= 3 and (any(c in gap for c in ".,_") or after == "."):
+                if not ordinary or st.cap(o.ks):
+                    ne = st.pos[k] + 1 + (1 if after == "." else 0)
+                    out.append(_Cand(st.pos[o.ks], ne, "full", who[0], 0))
     return out
 
 
-def _given_initial(st: _Stream, reg: Register, o: _Occ, i: int) -> _Cand | None:
+def _given_initial(st: _Stream, reg: Register, o: _Occ) -> _Cand | None:
     """"Amelia H.", "May B" (the family initial of the same person)."""
-    initial = reg.family_initial[i]
     k = o.ke
-    if not initial or k >= len(st.letters) or st.letters[k] != initial or not _is_single_letter(st, k):
+    if k >= len(st.letters):
+        return None
+    initial = st.letters[k]
+    who = o.form.given_by_family_initial.get(initial)
+    if not who or not _is_single_letter(st, k):
         return None
     gap = st.gap(k)
     if not gap or not _INITIAL_GAP.match(gap):
@@ -304,7 +332,7 @@ def _given_initial(st: _Stream, reg: Register, o: _Occ, i: int) -> _Cand | None:
     if o.form.ordinary and not (st.cap(o.ks) and st.cap(k)):
         return None
     ns, ne = st.pos[o.ks], st.pos[k] + 1 + (1 if dotted else 0)
-    return _Cand(ns, ne, "full", i, 0, given=(st.pos[o.ks], st.pos[o.ke - 1] + 1))
+    return _Cand(ns, ne, "full", who[0], 0, given=(st.pos[o.ks], st.pos[o.ke - 1] + 1))
 
 
 def _parts(st: _Stream, reg: Register, occs: list[_Occ]) -> list[_Cand]:
@@ -315,7 +343,7 @@ def _parts(st: _Stream, reg: Register, occs: list[_Occ]) -> list[_Cand]:
         if not ok:
             continue
         for part in ("family", "given"):
-            owners = tuple(_owners(o, part))
+            owners = o.form.family if part == "family" else o.form.given
             if not owners:
                 continue
             if part == "given" and plural:
@@ -324,8 +352,9 @@ def _parts(st: _Stream, reg: Register, occs: list[_Occ]) -> list[_Cand]:
             ordinary = o.form.ordinary
             if ordinary and not st.cap(o.ks):
                 continue                        # "hill forts", "we hope"
-            confirmed = not ordinary or bool(_TITLE_BEFORE.search(st.nz.text[max(0, ns - 12):ns]))
-            out.append(_Cand(ns, ne, part, owners[0], 1, form=o.form.letters, owners=owners,
+            confirmed = not ordinary or bool(_title_before(st.nz.text, ns))
+            ids = o.form.family_ids if part == "family" else o.form.given_ids
+            out.append(_Cand(ns, ne, part, owners[0], 1, form=o.form.letters, owner_ids=ids,
                              confirmed=confirmed, plural=plural))
             break   # a form that is both a given and a family name counts once, as a family name
     return out
@@ -341,22 +370,23 @@ def _confirm_by_context(st: _Stream, cands: list[_Cand]) -> None:
     changed = True
     while changed:
         changed = False
-        for idx, c in enumerate(items):
-            if c.confirmed:
-                continue
-            for j in (idx - 1, idx + 1):
-                # nearest neighbour that does not overlap c
-                step = -1 if j < idx else 1
-                while 0 <= j < len(items) and _overlap(items[j], c):
-                    j += step
-                if not (0 <= j < len(items)) or not items[j].confirmed:
+        for order in (range(len(items)), range(len(items) - 1, -1, -1)):   # forwards, then backwards
+            for idx in order:
+                c = items[idx]
+                if c.confirmed:
                     continue
-                other = items[j]
-                gap = n[other.ne:c.ns] if j < idx else n[c.ne:other.ns]
-                if len(gap) <= 8 and _ADJACENT.match(gap):
-                    c.confirmed = True
-                    changed = True
-                    break
+                for step in (-1, 1):
+                    j = idx + step
+                    while 0 <= j < len(items) and _overlap(items[j], c):   # nearest name not overlapping c
+                        j += step
+                    if not (0 <= j < len(items)) or not items[j].confirmed:
+                        continue
+                    other = items[j]
+                    gap = n[other.ne:c.ns] if step < 0 else n[c.ne:other.ns]
+                    if len(gap) <= 8 and _ADJACENT.match(gap):
+                        c.confirmed = True
+                        changed = True
+                        break
 
 
 def _overlap(a: _Cand, b: _Cand) -> bool:
@@ -366,13 +396,13 @@ def _overlap(a: _Cand, b: _Cand) -> bool:
 def _resolve(cands: list[_Cand]) -> list[_Cand]:
     """Non-overlapping choice: full names first, then longer, then earlier."""
     cands.sort(key=lambda c: (c.priority, -(c.ne - c.ns), c.ns))
-    taken: dict[int, bool] = {}
+    size = max((c.ne for c in cands), default=0)
+    taken = bytearray(size)
     chosen = []
     for c in cands:
-        if any(taken.get(i) for i in range(c.ns, c.ne)):
+        if 1 in taken[c.ns:c.ne]:
             continue
-        for i in range(c.ns, c.ne):
-            taken[i] = True
+        taken[c.ns:c.ne] = b"\x01" * (c.ne - c.ns)
         chosen.append(c)
     chosen.sort(key=lambda c: c.ns)
     return chosen
@@ -381,9 +411,9 @@ def _resolve(cands: list[_Cand]) -> list[_Cand]:
 def _hit(nz: Normalised, reg: Register, c: _Cand) -> NameHit:
     n = nz.text
     ns, ne = c.ns, c.ne
-    title = _TITLE_BEFORE.search(n[max(0, ns - 12):ns])
+    title = _title_before(n, ns)
     if title:
-        ns -= len(title.group(1))
+        ns -= title
     elif c.plural and c.kind == "family":
         the = _THE_BEFORE.search(n[max(0, ns - 6):ns])
         if the:
@@ -400,7 +430,7 @@ def _hit(nz: Normalised, reg: Register, c: _Cand) -> NameHit:
         gs, ge = nz.span(*c.given)
         given_text = text[gs:ge]
     person = reg.people[c.person]
-    owners = tuple(reg.people[i].person_id for i in (c.owners or (c.person,)))
+    owners = c.owner_ids or (person.person_id,)
     return NameHit(person.person_id, start, end, text[start:end], c.kind, part=c.part, given_text=given_text,
                    possessive=text[nz.span(ne - len(possessive), ne)[0]:end] if possessive else "",
                    form=c.form, people=owners)

@@ -8,6 +8,7 @@ Text without a name comes back unchanged, character for character.
 """
 from __future__ import annotations
 
+import bisect
 import re
 
 from processors.names.register import as_tuple, given_forms
@@ -19,6 +20,8 @@ _TRAILING_CONNECTOR = re.compile(r"(?:\s*,)?\s*(?:\b(?:and|or|with|by|to|for|fro
                                  re.IGNORECASE)
 _LIST_CONNECTOR = re.compile(r"\s*(?:,|\band\b|&)\s*$", re.IGNORECASE)
 _LEADING_CONNECTOR = re.compile(r"^\s*(?:,|;|:|\band\b|&|\+)\s*", re.IGNORECASE)
+_DANGLING_BEFORE = re.compile(r"\s*\b(?:to|with|by|for|of|from)\s*$", re.IGNORECASE)
+_PREPOSITION_AFTER = re.compile(r"(?:on|at|in|for|with|from|to|by|of|during|after|before)\b", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"(?:^|[.!?\n]\s*|[(\[]\s*)$")
 
 
@@ -38,11 +41,12 @@ def scrub(text: str, people, keep_ids=frozenset(), mode: str = "first_only") -> 
             if pid in by_id and by_id[pid].given:
                 kept_forms |= given_forms(by_id[pid].given)
     edits: list[tuple[int, int, str]] = []
+    addresses = _addresses(text)
     for hit in hits:
         replacement = _replacement(hit, by_id, keep_ids, kept_forms, mode)
         if replacement == hit.text:
             continue
-        start, end = _whole_address(text, hit.start, hit.end)
+        start, end = _whole_address(addresses, hit.start, hit.end)
         if (start, end) != (hit.start, hit.end):
             replacement = ""          # an address naming someone goes whole, kept or not
         edits.append((start, end, replacement))
@@ -68,15 +72,24 @@ def _replacement(hit: NameHit, by_id, keep_ids, kept_forms, mode) -> str:
     return ""
 
 
-def _whole_address(text: str, start: int, end: int) -> tuple[int, int]:
+def _addresses(text: str) -> list[tuple[int, int]]:
+    """Spans of the e-mail and web addresses in ``text`` (without trailing punctuation)."""
+    if "@" not in text and "://" not in text and "www." not in text.lower():
+        return []
+    out = []
+    for m in _ADDRESS.finditer(text):
+        s, e = m.start(), m.end()
+        while e > s and text[e - 1] in ".,;:!?)":
+            e -= 1
+        out.append((s, e))
+    return out
+
+
+def _whole_address(addresses: list[tuple[int, int]], start: int, end: int) -> tuple[int, int]:
     """A name inside an e-mail or web address takes the whole address with it."""
-    lo = max(0, start - 300)
-    for m in _ADDRESS.finditer(text, lo, min(len(text), end + 300)):
-        if m.start() <= start and end <= m.end():
-            s, e = m.start(), m.end()
-            while e > s and text[e - 1] in ".,;:!?)":
-                e -= 1
-            return s, e
+    i = bisect.bisect_right(addresses, (start, float("inf"))) - 1
+    if i >= 0 and addresses[i][0] <= start and end <= addresses[i][1]:
+        return addresses[i]
     return start, end
 
 
@@ -98,10 +111,21 @@ def _merge(text: str, edits: list[tuple[int, int, str]]) -> list[tuple[int, int,
     return out
 
 
+_WINDOW = 80   # characters either side of a removal that the tidying looks at
+
+
 def _apply(text: str, edits: list[tuple[int, int, str]]) -> str:
-    out = ""
+    parts: list[str] = []       # the kept text, in pieces (joined once at the end: linear time)
+    emitted = 0                 # characters in parts
     pos = 0
     upper_next = False
+
+    def emit(piece: str) -> None:
+        nonlocal emitted
+        if piece:
+            parts.append(piece)
+            emitted += len(piece)
+
     for s, e, r in edits:
         if s < pos:             # already taken by the tidying of the previous gap
             s = pos
@@ -110,45 +134,65 @@ def _apply(text: str, edits: list[tuple[int, int, str]]) -> str:
         piece = text[pos:s]
         if upper_next and piece:
             piece, upper_next = piece[:1].upper() + piece[1:], False
-        out += piece
+        emit(piece)
         if r:
-            out += r
-            pos = e
-            upper_next = False
+            emit(r)
+            pos, upper_next = e, False
             continue
-        right = text[e:]
-        out, rest = _tidy_gap(out, right)
-        pos = len(text) - len(rest)
+        # tidy with a window of the text either side of the gap
+        left = _pop_tail(parts, _WINDOW)
+        emitted -= len(left)
+        right = text[e:e + _WINDOW]
+        new_left, rest = _tidy_gap(left, right, at_text_start=emitted == 0, at_text_end=e + _WINDOW >= len(text))
+        emit(new_left)
+        pos = e + len(right) - len(rest)
         upper_next = bool(rest) and rest[:1] != right[len(right) - len(rest):][:1]   # capitalised by the tidying
     piece = text[pos:]
     if upper_next and piece:
         piece = piece[:1].upper() + piece[1:]
-    out += piece
-    return out.strip(" \t\u00a0\n")
+    emit(piece)
+    return "".join(parts).strip(" \t\u00a0\n")
 
 
-def _tidy_gap(left: str, right: str) -> tuple[str, str]:
-    """Tidy around a removed name: ``left`` is the text kept before it, ``right`` all the text after it."""
+def _pop_tail(parts: list[str], n: int) -> str:
+    """Take the last ``n`` characters off ``parts``."""
+    taken, size = [], 0
+    while parts and size < n:
+        piece = parts.pop()
+        taken.append(piece)
+        size += len(piece)
+    tail = "".join(reversed(taken))
+    if len(tail) > n:
+        parts.append(tail[:-n])
+        tail = tail[-n:]
+    return tail
+
+
+def _tidy_gap(left: str, right: str, *, at_text_start: bool = True, at_text_end: bool = True) -> tuple[str, str]:
+    """Tidy around a removed name: ``left`` is (the end of) the text kept before it, ``right`` (the
+    start of) the text after it; returns the new ``left`` and what remains of ``right``."""
     # "#" or "@" left alone
     if left.endswith(("#", "@")) and (not left[:-1] or not left[-2].isalnum()):
         left = left[:-1]
     stripped_right = right.lstrip(" \t\u00a0")
-    at_end = not stripped_right or stripped_right[0] in ".,;:!?)]\n"
+    at_end = (not stripped_right and at_text_end) or stripped_right[:1] in tuple(".,;:!?)]\n")
     if at_end:
         # "Well done, Amelia!" -> "Well done!"; "Photo by Amelia." -> "Photo."
-        m = _TRAILING_CONNECTOR.search(left)
-        if m and left[:m.start()].strip():
-            left = left[:m.start()]
+        tail = left[-24:]
+        m = _TRAILING_CONNECTOR.search(tail)
+        if m and (left[:len(left) - len(tail) + m.start()]).strip():
+            left = left[:len(left) - len(tail) + m.start()]
         left = left.rstrip(" \t\u00a0")
         if stripped_right[:1] in (",", ";", ":") and (not left or left[-1] in ".!?,;:(\n"):
             stripped_right = stripped_right[1:].lstrip(" \t\u00a0")
         if left.endswith(("(", "[")) and stripped_right[:1] in (")", "]"):
             left, stripped_right = left[:-1].rstrip(" \t\u00a0"), stripped_right[1:]
         return left, stripped_right
-    if not left.strip() or _SENTENCE_END.search(left):
+    start = at_text_start and not left.strip()
+    if start or _SENTENCE_END.search(left):
         # the name opened the text or a sentence: "Amelia Hart, Tom and Zoe" -> "Tom and Zoe"
         stripped_right = _LEADING_CONNECTOR.sub("", stripped_right, count=1)
-        if not left.strip() or left.rstrip()[-1:] in ".!?\n":
+        if start or left.rstrip()[-1:] in ".!?\n":
             stripped_right = stripped_right[:1].upper() + stripped_right[1:]
         if left and not left[-1].isspace() and left[-1] not in "([" and left.strip():
             left += " "
@@ -157,6 +201,8 @@ def _tidy_gap(left: str, right: str) -> tuple[str, str]:
     m = _LIST_CONNECTOR.search(left)
     if m:                          # the name ended a list: "Tom, Amelia and [Zoe] won" -> "Tom, Amelia won"
         left = left[:m.start()]
+    elif _DANGLING_BEFORE.search(left) and _PREPOSITION_AFTER.match(stripped_right):
+        left = left[:_DANGLING_BEFORE.search(left).start()]   # "Congratulations to [Amelia] on" -> "Congratulations on"
     left = left.rstrip(" \t\u00a0")
     if not stripped_right.startswith(("'", "’")):
         left += " "
