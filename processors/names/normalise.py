@@ -12,7 +12,7 @@ Each original character becomes zero or more normalised characters:
   to the Latin letter with Unicode's own confusables data (TR39), through
   ``confusable_homoglyphs``;
 - every space becomes " ", every dash (including the non-breaking hyphen) "-", every
-  apostrophe "'".
+  apostrophe "'" (a line break stays a line break).
 
 :class:`Normalised` keeps, for each normalised character, the span of original text it
 came from, so a match on the normalised text maps back to an exact span of the original.
@@ -57,7 +57,9 @@ def fold_char(ch: str) -> tuple[str, bool]:
     if ch.isascii():
         if ch.isalpha():
             return ch.lower(), ch.isupper()
-        if ch in " \t\r\n\f\v":
+        if ch in "\n\r":
+            return "\n", False          # kept: a line break ends a sentence for the rules
+        if ch in " \t\f\v":
             return " ", False
         return ("'" if ch in "'`" else ch), False
     cat = unicodedata.category(ch)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from processors.names.normalise import Normalised, normalise
 from processors.names.register import Register, as_tuple, compile_register
-from processors.names.words import is_ordinary
+from processors.names.words import MONTHS_AND_DAYS, is_ordinary
 
 NONE, CAMEL, WORD = 0, 1, 2
 MAX_GAP = 12            # separator characters between two parts of one full name
@@ -292,7 +292,7 @@ def _initial_family(st: _Stream, reg: Register, o: _Occ) -> list[_Cand]:
                 gap = st.gap(o.ks)
                 if _INITIAL_GAP.match(gap):
                     dotted = "." in gap
-                    if not ordinary or ((st.cap(o.ks) or dotted) and (dotted or initial not in "ai")):
+                    if not ordinary or dotted or (st.cap(o.ks) and st.cap(k) and _ends_phrase(st, end)):
                         out.append(_Cand(st.pos[k], st.pos[end - 1] + 1, "full", who[0], 0, plural=plural))
             # initial run together with the family name: "AHart", "ahart"
             elif o.lb in (NONE, CAMEL) and st.bound(k) == WORD:
@@ -307,10 +307,15 @@ def _initial_family(st: _Stream, reg: Register, o: _Occ) -> list[_Cand]:
             gap = st.gap(k)
             after = n[st.pos[k] + 1:st.pos[k] + 2]
             if len(gap) <= 3 and (any(c in gap for c in ".,_") or after == "."):
-                if not ordinary or st.cap(o.ks):
+                if not ordinary or st.cap(o.ks) or gap in (".", "_"):
                     ne = st.pos[k] + 1 + (1 if after == "." else 0)
                     out.append(_Cand(st.pos[o.ks], ne, "full", who[0], 0))
     return out
+
+
+def _ends_phrase(st: _Stream, end: int) -> bool:
+    """No capitalised word follows letter ``end`` directly ("A Hart won", not "A Turner Prize")."""
+    return end >= len(st.letters) or st.bound(end) != WORD or st.gap(end).strip() != "" or not st.cap(end)
 
 
 def _given_initial(st: _Stream, reg: Register, o: _Occ) -> _Cand | None:
@@ -352,12 +357,81 @@ def _parts(st: _Stream, reg: Register, occs: list[_Occ]) -> list[_Cand]:
             ordinary = o.form.ordinary
             if ordinary and not st.cap(o.ks):
                 continue                        # "hill forts", "we hope"
-            confirmed = not ordinary or bool(_title_before(st.nz.text, ns))
+            confirmed = not ordinary or bool(_title_before(st.nz.text, ns)) or _used_as_name(st.nz, ns, ne, o.form.letters)
             ids = o.form.family_ids if part == "family" else o.form.given_ids
             out.append(_Cand(ns, ne, part, owners[0], 1, form=o.form.letters, owner_ids=ids,
                              confirmed=confirmed, plural=plural))
             break   # a form that is both a given and a family name counts once, as a family name
     return out
+
+
+_SENTENCE_START = set('.!?:;"\n(“”[')
+_DATE_WORDS = frozenset("in of since until till by during early late mid last next this every from to end on before "
+                        "after throughout each".split())
+
+
+_ARTICLES = frozenset("the a an our this that these those his her their my your its".split())
+
+
+def _word_before(nz: Normalised, ns: int) -> tuple[int, int]:
+    """Span (normalised) of the word before position ``ns`` across spaces, or ``(-1, -1)`` when there is
+    none in this sentence (start of text, or punctuation in between)."""
+    n = nz.text
+    i = ns - 1
+    while i >= 0 and n[i] == " ":
+        i -= 1
+    if i < 0 or not n[i].isalnum():
+        return -1, -1
+    k = i
+    while k >= 0 and n[k].isalnum():
+        k -= 1
+    return k + 1, i + 1
+
+
+def _opens_sentence(nz: Normalised, ns: int) -> bool:
+    n = nz.text
+    i = ns - 1
+    while i >= 0 and n[i] == " ":
+        i -= 1
+    return i < 0 or n[i] in _SENTENCE_START
+
+
+def _used_as_name(nz: Normalised, ns: int, ne: int, form: str) -> bool:
+    """A capitalised everyday word used as a name: inside a sentence (not opening it), not after an
+    article or a number ("the King's", "12 May"), and followed by a small-letter word or the end of
+    the clause ("Well done Rose!"), or possessive ("Rose's painting") - not by another capitalised word ("Rose
+    Garden", "Turner Prize"), "&" ("Smith & Sons") or a number ("May 2026"). After a capitalised
+    word it must end the clause ("Congratulations Rose!"), unless that word is inside the sentence
+    too ("Hope Street", "Christmas Eve carols"). A month after "in", "by", "of"... is a date."""
+    n = nz.text
+    ws, we = _word_before(nz, ns)
+    prev = n[ws:we] if ws >= 0 else ""
+    if n[ne:ne + 1] == "'" and prev not in _ARTICLES:
+        # possessive: "Rose's painting", "with Turner's help" - not "King's College"
+        j = ne + (2 if n[ne + 1:ne + 2] == "s" else 1)
+        while j < len(n) and n[j] == " ":
+            j += 1
+        return not (j < len(n) and n[j].isalpha() and nz.upper[j])
+    if _opens_sentence(nz, ns):
+        return False
+    if prev[:1].isdigit() or prev in _ARTICLES or (form in MONTHS_AND_DAYS and prev in _DATE_WORDS):
+        return False
+    prev_capital = ws >= 0 and nz.upper[ws]
+    if prev_capital and not _opens_sentence(nz, ws):
+        return False                      # a name of a place or thing: "Hope Street", "Brown Owl"
+    j = ne
+    while j < len(n) and n[j] == " ":
+        j += 1
+    if j >= len(n):
+        return True
+    nxt = n[j]
+    if nxt in ".,!?;:)\n":
+        return True
+    if prev_capital:
+        return False                      # "Christmas Eve carols", "Sports Day Rose ..."
+    if nxt.isalpha():
+        return not nz.upper[j]
+    return False
 
 
 def _confirm_by_context(st: _Stream, cands: list[_Cand]) -> None:

@@ -187,6 +187,9 @@ def _tidy_gap(left: str, right: str, *, at_text_start: bool = True, at_text_end:
             stripped_right = stripped_right[1:].lstrip(" \t\u00a0")
         if left.endswith(("(", "[")) and stripped_right[:1] in (")", "]"):
             left, stripped_right = left[:-1].rstrip(" \t\u00a0"), stripped_right[1:]
+        if at_text_start and not left.strip():
+            stripped_right = stripped_right.lstrip(" \t\u00a0,;:.!?)")
+            stripped_right = stripped_right[:1].upper() + stripped_right[1:]
         return left, stripped_right
     start = at_text_start and not left.strip()
     if start or _SENTENCE_END.search(left):

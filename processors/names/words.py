@@ -12,6 +12,10 @@ def common_words() -> frozenset[str]:
     return frozenset(w for w in text.split() if w)
 
 
+MONTHS_AND_DAYS = frozenset("january february march april may june july august september october november "
+                            "december monday tuesday wednesday thursday friday saturday sunday".split())
+
+
 def is_ordinary(word_letters: str) -> bool:
-    """True when the (normalised, letters-only) word is an everyday English word."""
-    return word_letters in common_words()
+    """True when the (normalised, letters-only) word is an everyday English word (months and days too)."""
+    return word_letters in common_words() or word_letters in MONTHS_AND_DAYS
