@@ -79,12 +79,15 @@ def fold_char(ch: str) -> tuple[str, bool]:
         if unicodedata.combining(c) or unicodedata.category(c) == "Cf":
             continue
         c = _LETTERS.get(c, c)
+        if not c.isascii():
+            # look-alikes are matched in their own case first (TR39 is case-sensitive: Greek capital
+            # nu is N, small nu is v); Unicode's data maps upper-case I-like letters to "l", read "i"
+            mapped = confusables.get(c)
+            if mapped is not None:
+                c = "i" if mapped == "l" and c.isupper() else mapped
         for f in c.casefold():
             if not f.isascii():
                 f = confusables.get(f, f)
-                if not f.isascii():
-                    # an upper-case look-alike may be listed where its lower case is not
-                    f = confusables.get(f.upper(), f).casefold()
             out.append(f)
     text = "".join(out)
     if text in ("\u2019", "\u2018"):

@@ -292,11 +292,13 @@ def _initial_family(st: _Stream, reg: Register, o: _Occ) -> list[_Cand]:
                 gap = st.gap(o.ks)
                 if _INITIAL_GAP.match(gap):
                     dotted = "." in gap
-                    if not ordinary or dotted or (st.cap(o.ks) and st.cap(k) and _ends_phrase(st, end)):
+                    if not ordinary or dotted or (st.cap(o.ks) and st.cap(k) and _ends_phrase(st, end)) or \
+                            (initial not in "ai" and not st.cap(o.ks) and not st.cap(k)):
                         out.append(_Cand(st.pos[k], st.pos[end - 1] + 1, "full", who[0], 0, plural=plural))
             # initial run together with the family name: "AHart", "ahart"
             elif o.lb in (NONE, CAMEL) and st.bound(k) == WORD:
-                if not (o.lb == NONE and (is_ordinary(st.letters[k:end]) or is_ordinary(st.letters[k:o.ke]))):
+                email = n[st.pos[end - 1] + 1:st.pos[end - 1] + 2] == "@"     # "chart@school.org"
+                if email or not (o.lb == NONE and (is_ordinary(st.letters[k:end]) or is_ordinary(st.letters[k:o.ke]))):
                     out.append(_Cand(st.pos[k], st.pos[end - 1] + 1, "full", who[0], 0, plural=plural))
     # family, separator, initial: "Hart A.", "hart.a@", "Hart, A."
     k = o.ke
