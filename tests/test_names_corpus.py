@@ -61,7 +61,7 @@ def test_spans_are_in_the_original_text():
 def test_one_rule_for_file_names_and_captions():
     from types import SimpleNamespace
 
-    from pipeline.audit import filename_texts, name_findings
+    from pipeline.audit.run import filename_texts, name_findings
 
     obama = [NamedPerson("O1", "Barack", "Obama")]
     assert [h.kind for h in find_full_names("BarackObama", obama)] == ["full"]

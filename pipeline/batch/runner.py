@@ -67,7 +67,7 @@ def analyse_task(data: bytes, name: str, source) -> dict:
     """Analyse one photo and render what it needs, in memory. Never raises for a bad photo."""
     global _setup_done
     if not _setup_done:  # Dask workers: the local pool's initializer already did this
-        from pipeline.executor import worker_setup
+        from pipeline.batch.executor import worker_setup
 
         worker_setup(single_threaded=True, warm=False)
         _setup_done = True

@@ -5,7 +5,7 @@ import ipaddress
 
 import click
 
-from pipeline.cli_common import actor_name, json_option, print_json, workspace_option
+from pipeline.cli.common import actor_name, json_option, print_json, workspace_option
 from pipeline.errors import UserError
 
 
@@ -19,7 +19,7 @@ def review():
 @workspace_option
 def review_list(ws, as_json):
     """List images held for review: id, source, reason, and per face the candidate people and distances."""
-    from pipeline.review import held_images
+    from pipeline.review.queue import held_images
 
     items = held_images(ws)
     if as_json:
@@ -78,7 +78,7 @@ def review_decide(ws, image_id, face, as_person, do_release, do_block, by, as_js
     --face/--as and --release can be given together (the identity is recorded first).
     Every decision is recorded with the time and the reviewer (--by, default your login name).
     """
-    from pipeline import review as rv
+    from pipeline.review import queue as rv
 
     if (face is None) != (as_person is None):
         raise UserError("--face N and --as PERSON go together, e.g. --face 1 --as P001 (or --as unknown).")
@@ -130,7 +130,7 @@ def review_serve(ws, port, host, by):
     Held images are shown with redacted previews; the face in question is shown only on this page,
     with the candidate people and buttons for the same decisions as 'review decide'. Stop with Ctrl+C.
     """
-    from pipeline.review_web import serve
+    from pipeline.review.web import serve
 
     try:
         loopback = ipaddress.ip_address(host).is_loopback

@@ -5,7 +5,7 @@ import sys
 
 import click
 
-from pipeline.cli_common import actor_name, json_option, print_json, workspace_option
+from pipeline.cli.common import actor_name, json_option, print_json, workspace_option
 from pipeline.errors import UserError
 
 
@@ -35,7 +35,7 @@ def pull(ws, channel, dest, since, again, takedowns, done_ids, as_json):
     if not channel or not dest:
         raise UserError("Give the channel and the folder: pipeline pull --channel website --to FOLDER "
                         "(or 'pipeline pull --takedowns' to see what must be taken down).")
-    from pipeline.pull import pull as do_pull
+    from pipeline.delivery.pull import pull as do_pull
 
     result = do_pull(ws, channel, dest, since=since, again=again, actor=actor_name())
     if as_json:
@@ -58,7 +58,7 @@ def pull(ws, channel, dest, since, again, takedowns, done_ids, as_json):
 
 
 def _takedowns(ws, done_ids, as_json) -> None:
-    from pipeline.propagate import list_takedowns, mark_takedown_done, takedown_line
+    from pipeline.consent_changes.propagate import list_takedowns, mark_takedown_done, takedown_line
 
     for n in done_ids:
         if not mark_takedown_done(ws, n, actor=actor_name()):

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from pipeline.cli_common import executor_options, json_option, print_json, workspace_option
+from pipeline.cli.common import executor_options, json_option, print_json, workspace_option
 from pipeline.errors import UserError
-from pipeline.inputs import collect_inputs, largest_first
+from pipeline.batch.inputs import collect_inputs, largest_first
 from pipeline.progress import progress_bar
 
 STATUS_STYLE = {"released": "green", "review": "yellow", "blocked": "red", "rejected": "red"}
@@ -34,8 +34,8 @@ def process(ws, paths, caption, executor_kind, scheduler, workers, as_json):
         raise UserError("No photos found in " + ", ".join(paths) + ".")
     from rich.console import Console
 
-    from pipeline.batch import Batch
-    from pipeline.executor import ExecutorError, make_executor
+    from pipeline.batch.runner import Batch
+    from pipeline.batch.executor import ExecutorError, make_executor
 
     if executor_kind == "local" and workers is None:
         workers = min(len(inputs), _cores())
@@ -68,7 +68,7 @@ def process(ws, paths, caption, executor_kind, scheduler, workers, as_json):
 
 
 def _cores() -> int:
-    from pipeline.executor import available_cores
+    from pipeline.batch.executor import available_cores
 
     return available_cores()
 

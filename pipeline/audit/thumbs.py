@@ -16,8 +16,8 @@ import hashlib
 
 from PIL import Image, ImageDraw, ImageFont
 
-from pipeline.audit import FACE_KINDS
-from pipeline.audit_files import read_bytes
+from pipeline.audit.run import FACE_KINDS
+from pipeline.audit.files import read_bytes
 from processors.output import encode_jpeg
 from processors.redact import head_region, redact
 
@@ -134,7 +134,7 @@ def _full_decode(data: bytes, record: dict, limits) -> Image.Image | None:
         image = decode_image(data, name="thumbnail", max_bytes=len(data) + 1,
                              max_pixels=int(limits["max_megapixels"] * 1_000_000)).image
     except RejectedImage:
-        from pipeline.audit_worker import decode_archive_format
+        from pipeline.audit.worker import decode_archive_format
 
         other = decode_archive_format(data, int(limits["max_megapixels"] * 1_000_000))
         image = other[0] if other else None

@@ -1,6 +1,6 @@
 """Stored faces, re-decided with the current register, and the pixels to re-render them from.
 
-Shared by review decisions (pipeline.review) and consent-change propagation (pipeline.propagate):
+Shared by review decisions (pipeline.review.queue) and consent-change propagation (pipeline.consent_changes.propagate):
 nothing here detects faces again — the boxes and descriptors stored when the image was first
 processed are matched against the register as it is now.
 """

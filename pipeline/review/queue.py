@@ -24,7 +24,7 @@ from pipeline.captions import channel_captions
 from pipeline.context import RunContext
 from pipeline.errors import UserError
 from pipeline.render import remove_preview, render_channels
-from pipeline.rerender import (OriginalMissing, decode_original, job_row, load_faces, original_bytes,
+from pipeline.consent_changes.rerender import (OriginalMissing, decode_original, job_row, load_faces, original_bytes,
                                output_stem, redecided, refresh_preview, render_lock, save_decisions,
                                update_result)
 from processors.metadata import inspect_metadata

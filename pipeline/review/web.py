@@ -14,10 +14,10 @@ from pathlib import Path
 from flask import Flask, Response, abort, flash, g, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
-from pipeline import review as rv
+from pipeline.review import queue as rv
 from pipeline.context import RunContext
 from pipeline.errors import UserError
-from pipeline.rerender import OriginalMissing
+from pipeline.consent_changes.rerender import OriginalMissing
 from pipeline.workspace import open_workspace
 
 CSP = ("default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; form-action 'self'; "

@@ -45,15 +45,15 @@ def init(directory):
 
 
 def _register_commands() -> None:
-    from pipeline import cli_audit, cli_consent, cli_process, cli_pull, cli_review, cli_watch
+    from pipeline.cli import audit, consent, process, pull, review, watch
 
-    main.add_command(cli_consent.consent)
-    main.add_command(cli_process.process)
-    main.add_command(cli_watch.watch)
-    main.add_command(cli_watch.purge)
-    main.add_command(cli_review.review)
-    main.add_command(cli_pull.pull)
-    main.add_command(cli_audit.audit)
+    main.add_command(consent.consent)
+    main.add_command(process.process)
+    main.add_command(watch.watch)
+    main.add_command(watch.purge)
+    main.add_command(review.review)
+    main.add_command(pull.pull)
+    main.add_command(audit.audit)
 
 
 _register_commands()

@@ -18,7 +18,7 @@ import json
 import tempfile
 from datetime import datetime
 
-from pipeline.audit import KINDS
+from pipeline.audit.run import KINDS
 
 LABELS = {
     "gps": "GPS location",
@@ -224,7 +224,7 @@ def write_html(spool, summary, out, *, ws, thumbnail) -> None:
     """Stream the HTML report; ``thumbnail(record) -> bytes | None`` makes each redacted thumbnail."""
     from jinja2 import Environment, PackageLoader, select_autoescape
 
-    env = Environment(loader=PackageLoader("pipeline", "templates"), autoescape=select_autoescape(["html", "j2"]),
+    env = Environment(loader=PackageLoader("pipeline.audit", "templates"), autoescape=select_autoescape(["html", "j2"]),
                       trim_blocks=True, lstrip_blocks=True)
     template = env.get_template("audit.html.j2")
     shown = [0]

@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import os
 
-from pipeline.audit_files import hash_file, read_bytes, why_unreadable
+from pipeline.audit.files import hash_file, read_bytes, why_unreadable
 
 METADATA_HEAD = 4 * 1024 * 1024  # bytes read from a file too large to check, for its metadata
 
@@ -60,7 +60,7 @@ def _setup_once() -> None:
     """On a Dask worker: one thread per library (a local pool's initializer does this already)."""
     global _ready
     if not _ready:
-        from pipeline.executor import worker_setup
+        from pipeline.batch.executor import worker_setup
 
         worker_setup(single_threaded=True, warm=False)
         _ready = True

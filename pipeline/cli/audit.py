@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from pipeline.cli_common import executor_options, workspace_option
+from pipeline.cli.common import executor_options, workspace_option
 from pipeline.errors import UserError
 
 
@@ -33,9 +33,9 @@ def audit(ws, paths, channels, fmt, output, executor_kind, scheduler, workers):
     """
     from rich.console import Console
 
-    from pipeline.audit import audit as run_audit
-    from pipeline.audit_files import count, is_within
-    from pipeline.audit_report import Spool, verdict
+    from pipeline.audit.run import audit as run_audit
+    from pipeline.audit.files import count, is_within
+    from pipeline.audit.report import Spool, verdict
     from pipeline.progress import progress_bar
 
     missing = [p for p in paths if not os.path.lexists(p)]
@@ -57,8 +57,8 @@ def audit(ws, paths, channels, fmt, output, executor_kind, scheduler, workers):
         if not Path(output).parent.is_dir():
             raise UserError(f"The folder for --output does not exist: {Path(output).parent}. Create it first.")
 
-    from pipeline.audit_pool import make_audit_executor
-    from pipeline.executor import ExecutorError
+    from pipeline.audit.pool import make_audit_executor
+    from pipeline.batch.executor import ExecutorError
 
     if executor_kind == "dask" and workers is not None:
         raise UserError("--workers is for --executor local; a Dask cluster has the workers started with "
@@ -94,8 +94,8 @@ def audit(ws, paths, channels, fmt, output, executor_kind, scheduler, workers):
 def _write(fmt, output, spool, summary, ws, err) -> None:
     from rich.console import Console
 
-    from pipeline.audit_report import write_csv, write_html, write_json, write_table
-    from pipeline.audit_thumbs import thumbnail_jpeg
+    from pipeline.audit.report import write_csv, write_html, write_json, write_table
+    from pipeline.audit.thumbs import thumbnail_jpeg
 
     def produce(out) -> None:
         if fmt == "json":

@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from pipeline.actor import actor_name
 from pipeline.workspace import Workspace, open_workspace
 
 
@@ -58,15 +59,6 @@ def json_option(func):
 def print_json(obj) -> None:
     sys.stdout.write(json.dumps(obj, ensure_ascii=False, indent=None, default=str) + "\n")
     sys.stdout.flush()
-
-
-def actor_name() -> str:
-    import getpass
-
-    try:
-        return getpass.getuser()
-    except Exception:  # no login name in some containers
-        return "unknown"
 
 
 __all__ = ["Workspace", "workspace_option", "executor_options", "json_option", "print_json", "actor_name"]

@@ -1,6 +1,6 @@
 """`pipeline audit`: does an archive show a child without consent, carry GPS, or name a pupil in full?
 
-Read-only: files are only ever opened for reading (``pipeline.audit_files``); nothing is
+Read-only: files are only ever opened for reading (``pipeline.audit.files``); nothing is
 written into the audited folders. For each file the audit reports *findings* (DESIGN.md):
 
 =====================  ==============================================================
@@ -22,10 +22,10 @@ carry the face box and the person. Names are found by ``processors.names`` and f
 are decided by ``consent.policy.decide_face`` — the same code as the release path.
 
 How it runs: the coordinator (this process) walks the folders, hashes each file and
-looks the hash up in the cache (``pipeline.audit_cache``). Cache misses are analysed by
-workers (``pipeline.audit_worker``: decode, metadata, find and encode faces) — worker
+looks the hash up in the cache (``pipeline.audit.cache``). Cache misses are analysed by
+workers (``pipeline.audit.worker``: decode, metadata, find and encode faces) — worker
 processes on this computer, or a Dask cluster's workers, which get the file's bytes and
-share nothing else (``pipeline.audit_pool``); at most a few files per worker are in
+share nothing else (``pipeline.audit.pool``); at most a few files per worker are in
 flight, so memory stays flat however large the archive. Matching and decisions happen
 here, from the (cached) encodings, so an audit after a consent change touches no pixels;
 only this process writes (the cache, in the workspace database).
@@ -43,12 +43,12 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 
 from consent.policy import decide_face
-from pipeline.audit_cache import AuditCache
-from pipeline.audit_files import Entry, hash_file, is_within, read_bytes, walk, why_unreadable
-from pipeline.audit_pool import make_audit_executor, slots, submit
-from pipeline.audit_worker import settings_for
+from pipeline.audit.cache import AuditCache
+from pipeline.audit.files import Entry, hash_file, is_within, read_bytes, walk, why_unreadable
+from pipeline.audit.pool import make_audit_executor, slots, submit
+from pipeline.audit.worker import settings_for
 from pipeline.context import RunContext
-from pipeline.executor import LocalExecutor
+from pipeline.batch.executor import LocalExecutor
 from pipeline.jobs import encoding_from_blob
 from processors.names import find_full_names
 
@@ -300,7 +300,7 @@ class Auditor:
     """Audits folders and files against the register and yields one :class:`FileReport` per file.
 
     ``Auditor(ws, channels).run(paths, advance)`` — ``advance()`` is called once per file (progress bar).
-    ``executor`` (``pipeline.audit_pool.make_audit_executor``) is where files are analysed; by default
+    ``executor`` (``pipeline.audit.pool.make_audit_executor``) is where files are analysed; by default
     a local pool of ``workers`` processes, closed at the end of each run. A given executor is the
     caller's to close.
     """

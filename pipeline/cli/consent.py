@@ -10,7 +10,7 @@ from consent import register
 from consent.enrol import enrol_directory
 from consent.register import Person, RegisterError
 from consent.register_import import import_register
-from pipeline.cli_common import actor_name, json_option, print_json, workspace_option
+from pipeline.cli.common import actor_name, json_option, print_json, workspace_option
 
 
 @click.group()
@@ -269,7 +269,7 @@ def expire(ws, as_json):
     (or changed in any other way) is redacted by re-rendering the image from its original.
     'pipeline watch' runs this check once a day by itself.
     """
-    from pipeline.propagate import expire as run_expiry
+    from pipeline.consent_changes.propagate import expire as run_expiry
 
     report = run_expiry(ws, actor=actor_name())
     if as_json:
@@ -279,8 +279,8 @@ def expire(ws, as_json):
 
 
 def _propagate(ws, people, cause: str, forgotten=()):
-    """Re-render every released image of ``people`` with the register as it is now (pipeline.propagate)."""
-    from pipeline.propagate import propagate
+    """Re-render every released image of ``people`` with the register as it is now (pipeline.consent_changes.propagate)."""
+    from pipeline.consent_changes.propagate import propagate
 
     return propagate(ws, people, cause=cause, actor=actor_name(), forgotten=forgotten)
 

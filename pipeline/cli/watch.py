@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from pipeline.cli_common import actor_name, json_option, print_json, workspace_option
+from pipeline.cli.common import actor_name, json_option, print_json, workspace_option
 
 
 class _LineFormatter(logging.Formatter):
@@ -56,7 +56,7 @@ def watch(ws, once, verbose, as_json):
 @workspace_option
 def purge(ws, dry_run, as_json):
     """Remove originals older than [originals] retention_days (kept while held for review)."""
-    from pipeline.purge import purge_originals
+    from pipeline.delivery.purge import purge_originals
 
     result = purge_originals(ws, dry_run=dry_run, actor=actor_name())
     if as_json:

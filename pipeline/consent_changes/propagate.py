@@ -35,7 +35,7 @@ from consent.database import now_iso, transaction
 from consent.register import record_event
 from pipeline.context import RunContext
 from pipeline.render import redacted_boxes, render_channels
-from pipeline.rerender import (OriginalMissing, decode_original, load_faces, original_bytes, redecided,
+from pipeline.consent_changes.rerender import (OriginalMissing, decode_original, load_faces, original_bytes, redecided,
                                refresh_preview, render_lock, save_decisions, update_result)
 from processors.names import NamedPerson, find_names, scrub_caption
 from processors.output import write_atomic

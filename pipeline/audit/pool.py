@@ -1,6 +1,6 @@
 """Where an audit's cache misses are analysed: worker processes here, or a Dask cluster.
 
-Both come from ``pipeline.executor`` (the same executors as ``pipeline process``):
+Both come from ``pipeline.batch.executor`` (the same executors as ``pipeline process``):
 
 - ``local``: a pool of worker processes on this computer (always a separate process, even with
   one worker, so a file that crashes a decoder cannot take the audit down; workers are replaced
@@ -19,9 +19,9 @@ import os
 import warnings
 from concurrent.futures import Future
 
-from pipeline.audit_files import read_bytes, why_unreadable
-from pipeline.audit_worker import METADATA_HEAD, analyse_data, analyse_file, unreadable_result
-from pipeline.executor import KINDS, DaskExecutor, ExecutorError, LocalExecutor
+from pipeline.audit.files import read_bytes, why_unreadable
+from pipeline.audit.worker import METADATA_HEAD, analyse_data, analyse_file, unreadable_result
+from pipeline.batch.executor import KINDS, DaskExecutor, ExecutorError, LocalExecutor
 
 MAX_TASKS_PER_WORKER = 200
 CONNECT_TIMEOUT = 20   # seconds to reach a Dask scheduler
