@@ -22,7 +22,6 @@ _LIST_CONNECTOR = re.compile(r"\s*(?:,|\band\b|&)\s*$", re.IGNORECASE)
 _LEADING_CONNECTOR = re.compile(r"^\s*(?:,|;|:|\band\b|&|\+)\s*", re.IGNORECASE)
 _DANGLING_BEFORE = re.compile(r"\s*\b(?:to|with|by|for|of|from)\s*$", re.IGNORECASE)
 _PREPOSITION_AFTER = re.compile(r"(?:on|at|in|for|with|from|to|by|of|during|after|before)\b", re.IGNORECASE)
-_SENTENCE_END = re.compile(r"(?:^|[.!?\n]\s*|[(\[]\s*)$")
 
 
 def scrub(text: str, people, keep_ids=frozenset(), mode: str = "first_only") -> str:
@@ -168,6 +167,12 @@ def _pop_tail(parts: list[str], n: int) -> str:
     return tail
 
 
+def _opens_sentence(left: str) -> bool:
+    """``left`` ends where a sentence or a bracket starts."""
+    end = left.rstrip()
+    return end == "" or end[-1] in ".!?\n([" or left[-1:] == "\n"
+
+
 def _tidy_gap(left: str, right: str, *, at_text_start: bool = True, at_text_end: bool = True) -> tuple[str, str]:
     """Tidy around a removed name: ``left`` is (the end of) the text kept before it, ``right`` (the
     start of) the text after it; returns the new ``left`` and what remains of ``right``."""
@@ -192,7 +197,7 @@ def _tidy_gap(left: str, right: str, *, at_text_start: bool = True, at_text_end:
             stripped_right = stripped_right[:1].upper() + stripped_right[1:]
         return left, stripped_right
     start = at_text_start and not left.strip()
-    if start or _SENTENCE_END.search(left):
+    if start or _opens_sentence(left):
         # the name opened the text or a sentence: "Amelia Hart, Tom and Zoe" -> "Tom and Zoe"
         stripped_right = _LEADING_CONNECTOR.sub("", stripped_right, count=1)
         if start or left.rstrip()[-1:] in ".!?\n":
@@ -201,11 +206,14 @@ def _tidy_gap(left: str, right: str, *, at_text_start: bool = True, at_text_end:
             left += " "
         return left, stripped_right
     # in the middle of a sentence: "Tom, Amelia and Zoe" -> "Tom and Zoe"; "Tom, Amelia won" -> "Tom won"
-    m = _LIST_CONNECTOR.search(left)
+    cut = len(left) - 24
+    tail = left[-24:]
+    m = _LIST_CONNECTOR.search(tail)
+    d = None if m else _DANGLING_BEFORE.search(tail)
     if m:                          # the name ended a list: "Tom, Amelia and [Zoe] won" -> "Tom, Amelia won"
-        left = left[:m.start()]
-    elif _DANGLING_BEFORE.search(left) and _PREPOSITION_AFTER.match(stripped_right):
-        left = left[:_DANGLING_BEFORE.search(left).start()]   # "Congratulations to [Amelia] on" -> "Congratulations on"
+        left = left[:max(cut, 0) + m.start()]
+    elif d and _PREPOSITION_AFTER.match(stripped_right):
+        left = left[:max(cut, 0) + d.start()]   # "Congratulations to [Amelia] on" -> "Congratulations on"
     left = left.rstrip(" \t\u00a0")
     if not stripped_right.startswith(("'", "’")):
         left += " "
