@@ -20,6 +20,7 @@ came from, so a match on the normalised text maps back to an exact span of the o
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
@@ -51,6 +52,18 @@ def _confusables() -> dict[str, str]:
     return out
 
 
+_LATIN_NAME = re.compile(r"^LATIN (?:(?:SMALL|CAPITAL) LETTER|LETTER SMALL CAPITAL|SMALL CAPITAL LETTER) ([A-Z])\b")
+
+
+def _latin_by_name(c: str) -> str:
+    """A Latin letter that neither NFKD nor the confusables fold, by its Unicode name ("LATIN LETTER
+    SMALL CAPITAL A" -> "a", "LATIN SMALL LETTER DOTLESS J" -> "j")."""
+    if c in _confusables():
+        return c
+    m = _LATIN_NAME.match(unicodedata.name(c, ""))
+    return m.group(1).lower() if m else c
+
+
 @lru_cache(maxsize=65536)
 def fold_char(ch: str) -> tuple[str, bool]:
     """``(normalised text, written in upper case)`` for one original character."""
@@ -79,6 +92,8 @@ def fold_char(ch: str) -> tuple[str, bool]:
         if unicodedata.combining(c) or unicodedata.category(c) == "Cf":
             continue
         c = _LETTERS.get(c, c)
+        if not c.isascii() and c.isalpha():
+            c = _latin_by_name(c)
         if not c.isascii():
             # look-alikes are matched in their own case first (TR39 is case-sensitive: Greek capital
             # nu is N, small nu is v); Unicode's data maps upper-case I-like letters to "l", read "i"

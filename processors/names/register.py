@@ -35,7 +35,7 @@ PARTICLES = {"van", "von", "der", "den", "de", "del", "della", "di", "da", "dos"
 class Form:
     """One name form and who it belongs to (person indexes, in register order)."""
     __slots__ = ("letters", "ordinary", "given", "family", "given_set", "family_set",
-                 "family_by_given_initial", "given_by_family_initial", "given_ids", "family_ids")
+                 "family_by_given_initial", "given_by_family_initial", "given_ids", "family_ids", "splits")
 
     def __init__(self, letters_: str, ordinary: bool, given: tuple[int, ...], family: tuple[int, ...],
                  family_by_given_initial: dict, given_by_family_initial: dict):
@@ -49,6 +49,7 @@ class Form:
         self.given_by_family_initial = given_by_family_initial   # family initial -> people with this given form
         self.given_ids: tuple[str, ...] = ()
         self.family_ids: tuple[str, ...] = ()
+        self.splits: frozenset[tuple[int, ...]] = frozenset()   # word lengths as registered ("O'Neill": (1, 5))
 
 
 @dataclass
@@ -59,6 +60,11 @@ class Register:
     family_letters: list[str] = field(default_factory=list)
     given_initial: list[str] = field(default_factory=list)
     family_initial: list[str] = field(default_factory=list)
+
+
+def split_lengths(name: str) -> tuple[int, ...]:
+    """Letters per word of a name as written in the register: "van der Berg" -> (3, 3, 4)."""
+    return tuple(len(w) for w in re.split(r"[^a-z\u00c0-\uffff]+", fold(name)) if w and any(c.isalpha() for c in w))
 
 
 def _words(name: str) -> list[str]:
@@ -85,6 +91,7 @@ def family_forms(family: str) -> set[str]:
 @lru_cache(maxsize=32)
 def compile_register(people: tuple[NamedPerson, ...]) -> Register:
     owners: dict[str, list[tuple[int, str]]] = {}
+    splits: dict[str, set[tuple[int, ...]]] = {}
     reg = Register(people, None)
     for i, p in enumerate(people):
         g, f = letters(p.given or ""), letters(p.family or "")
@@ -95,9 +102,11 @@ def compile_register(people: tuple[NamedPerson, ...]) -> Register:
         if g:
             for form in given_forms(p.given):
                 owners.setdefault(form, []).append((i, "given"))
+            splits.setdefault(g, set()).add(split_lengths(p.given))
         if f:
             for form in family_forms(p.family):
                 owners.setdefault(form, []).append((i, "family"))
+            splits.setdefault(f, set()).add(split_lengths(p.family))
     if owners:
         automaton = ahocorasick.Automaton()
         for form, who in owners.items():
@@ -115,6 +124,7 @@ def compile_register(people: tuple[NamedPerson, ...]) -> Register:
                          {k: tuple(v) for k, v in by_fi.items()})
             entry.given_ids = tuple(people[i].person_id for i in given)
             entry.family_ids = tuple(people[i].person_id for i in family)
+            entry.splits = frozenset(splits.get(form, ()))
             automaton.add_word(form, entry)
         automaton.make_automaton()
         reg.automaton = automaton

@@ -99,8 +99,21 @@ class _Stream:
     def __init__(self, nz: Normalised):
         self.nz = nz
         n = nz.text
-        self.pos = [i for i, c in enumerate(n) if c.isalpha()]
-        self.letters = "".join(n[i] for i in self.pos)
+        self.pos = pos = [i for i, c in enumerate(n) if c.isalpha()]
+        self.letters = "".join(n[i] for i in pos)
+        self.word_starts = [k for k in range(1, len(pos)) if pos[k] - pos[k - 1] > 1]
+
+    def split_ok(self, ks: int, ke: int, splits) -> bool:
+        """Letters ``ks:ke`` cross no word boundary, or cross them as the registered name does
+        ("van der Berg", "O Neill"), or are spaced out one letter a word ("A m e l i a") - not
+        "No, ah" for Noah."""
+        i = bisect.bisect_right(self.word_starts, ks)
+        j = bisect.bisect_left(self.word_starts, ke)
+        if i >= j:
+            return True
+        edges = [ks, *self.word_starts[i:j], ke]
+        lengths = tuple(b - a for a, b in zip(edges, edges[1:]))
+        return all(n == 1 for n in lengths) or lengths in splits
 
     def bound(self, k: int) -> int:
         """The boundary before letter ``k``."""
@@ -160,7 +173,7 @@ def _plural_end(st: _Stream, o: _Occ) -> int | None:
 
 def _word_ok(st: _Stream, o: _Occ) -> tuple[bool, int, bool]:
     """Is the occurrence a word of its own? ``(ok, end, plural)``."""
-    if o.lb == NONE:
+    if o.lb == NONE or not st.split_ok(o.ks, o.ke, o.form.splits):
         return False, o.ke, False
     if o.rb != NONE:
         return True, o.ke, False
@@ -221,8 +234,7 @@ class _WordIndex:
     """``index[k]``: how many words start at or before letter ``k`` (words counted across the text)."""
 
     def __init__(self, st: _Stream):
-        pos = st.pos
-        self.starts = [k for k in range(1, len(pos)) if pos[k] - pos[k - 1] > 1]
+        self.starts = st.word_starts
 
     def __getitem__(self, k: int) -> int:
         return bisect.bisect_right(self.starts, k)

@@ -180,6 +180,8 @@ def _tidy_gap(left: str, right: str, *, at_text_start: bool = True, at_text_end:
     if left.endswith(("#", "@")) and (not left[:-1] or not left[-2].isalnum()):
         left = left[:-1]
     stripped_right = right.lstrip(" \t\u00a0")
+    if at_text_start and not left.strip():
+        stripped_right = stripped_right.lstrip("-_/+&").lstrip(" \t\u00a0")
     at_end = (not stripped_right and at_text_end) or stripped_right[:1] in tuple(".,;:!?)]\n")
     if at_end:
         # "Well done, Amelia!" -> "Well done!"; "Photo by Amelia." -> "Photo."
@@ -193,7 +195,7 @@ def _tidy_gap(left: str, right: str, *, at_text_start: bool = True, at_text_end:
         if left.endswith(("(", "[")) and stripped_right[:1] in (")", "]"):
             left, stripped_right = left[:-1].rstrip(" \t\u00a0"), stripped_right[1:]
         if at_text_start and not left.strip():
-            stripped_right = stripped_right.lstrip(" \t\u00a0,;:.!?)")
+            stripped_right = stripped_right.lstrip(" \t\u00a0,;:.!?)-_/+&")
             stripped_right = stripped_right[:1].upper() + stripped_right[1:]
         return left, stripped_right
     start = at_text_start and not left.strip()
