@@ -114,10 +114,10 @@ _WINDOW = 80   # characters either side of a removal that the tidying looks at
 
 
 def _apply(text: str, edits: list[tuple[int, int, str]]) -> str:
+    """The text with the edits made and each gap tidied; letters outside the gaps are never changed."""
     parts: list[str] = []       # the kept text, in pieces (joined once at the end: linear time)
     emitted = 0                 # characters in parts
     pos = 0
-    upper_next = False
 
     def emit(piece: str) -> None:
         nonlocal emitted
@@ -130,13 +130,10 @@ def _apply(text: str, edits: list[tuple[int, int, str]]) -> str:
             s = pos
             if e <= s:
                 continue
-        piece = text[pos:s]
-        if upper_next and piece:
-            piece, upper_next = piece[:1].upper() + piece[1:], False
-        emit(piece)
+        emit(text[pos:s])
         if r:
             emit(r)
-            pos, upper_next = e, False
+            pos = e
             continue
         # tidy with a window of the text either side of the gap
         left = _pop_tail(parts, _WINDOW)
@@ -145,11 +142,7 @@ def _apply(text: str, edits: list[tuple[int, int, str]]) -> str:
         new_left, rest = _tidy_gap(left, right, at_text_start=emitted == 0, at_text_end=e + _WINDOW >= len(text))
         emit(new_left)
         pos = e + len(right) - len(rest)
-        upper_next = bool(rest) and rest[:1] != right[len(right) - len(rest):][:1]   # capitalised by the tidying
-    piece = text[pos:]
-    if upper_next and piece:
-        piece = piece[:1].upper() + piece[1:]
-    emit(piece)
+    emit(text[pos:])
     return "".join(parts).strip(" \t\u00a0\n")
 
 
@@ -196,14 +189,11 @@ def _tidy_gap(left: str, right: str, *, at_text_start: bool = True, at_text_end:
             left, stripped_right = left[:-1].rstrip(" \t\u00a0"), stripped_right[1:]
         if at_text_start and not left.strip():
             stripped_right = stripped_right.lstrip(" \t\u00a0,;:.!?)-_/+&")
-            stripped_right = stripped_right[:1].upper() + stripped_right[1:]
         return left, stripped_right
     start = at_text_start and not left.strip()
     if start or _opens_sentence(left):
         # the name opened the text or a sentence: "Amelia Hart, Tom and Zoe" -> "Tom and Zoe"
         stripped_right = _LEADING_CONNECTOR.sub("", stripped_right, count=1)
-        if start or left.rstrip()[-1:] in ".!?\n":
-            stripped_right = stripped_right[:1].upper() + stripped_right[1:]
         if left and not left[-1].isspace() and left[-1] not in "([" and left.strip():
             left += " "
         return left, stripped_right
