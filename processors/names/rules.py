@@ -13,9 +13,9 @@ The text is normalised (normalise.py) and its letters run through the register's
 - a name that is also an everyday English word ("May", "Will", "Rose", "Hill") counts only
   when written with a capital and the context makes it a name: a title before it ("Mrs
   Hill"), an initial with it ("A. Hill", "May B."), or being next to, or in a list with,
-  another name ("Nguyen and May", "May, Rose and Łukasz"). Two everyday words make a full
-  name of one person only when both are capitalised or written as one identifier
-  ("Will Hill", "#willhill"; not "drew hill forts").
+  another name ("Nguyen and May", "May, Rose and Łukasz"). The given and family name of one
+  person make a full name even when both are everyday words, in any case ("Will Hill", "will
+  hill", "#willhill"; family first only with a comma or capitals: not "the hill will").
 """
 from __future__ import annotations
 
@@ -52,6 +52,7 @@ _THE_BEFORE = re.compile(r"(?:^|[^a-z0-9])(the\s+)$")
 _ADJACENT = re.compile(r"^(?:[ \-&+/,]|and|or|\s)*$")
 _INITIAL_GAP = re.compile(r"^[ .\-_]{0,3}$")
 _JOINERS = set(" .-_+'")
+_LIST_BETWEEN = re.compile(r"[,&+;:.!?()\n]|\b(?:and|or|with|to|from|by|for|at|in|on)\b")
 
 
 @dataclass(frozen=True)
@@ -219,9 +220,13 @@ def _full_names(st: _Stream, reg: Register, occs: list[_Occ]) -> list[_Cand]:
                 if shared and 2 <= between <= 3 and _apart_ok(st, g, o, word_index):
                     i = min(shared)
                     gs, ge = st.pos[g.ks], st.pos[g.ke - 1] + 1
-                    out.append(_Cand(gs, ge, "full", i, 0, part="given", given=(gs, ge)))
-                    out.append(_Cand(st.pos[o.ks], st.pos[end - 1] + 1, "full", i, 0, part="family",
-                                     plural=plural))
+                    if _LIST_BETWEEN.search(st.nz.text[ge:st.pos[o.ks]]):
+                        # "Amelia and Tom Hart": the two parts, not the words between
+                        out.append(_Cand(gs, ge, "full", i, 0, part="given", given=(gs, ge)))
+                        out.append(_Cand(st.pos[o.ks], st.pos[end - 1] + 1, "full", i, 0, part="family",
+                                         plural=plural))
+                    else:   # middle names or emoji between: "Amelia Rose Hart", "Amelia 🎉 Hart"
+                        out.append(_Cand(gs, st.pos[end - 1] + 1, "full", i, 0, given=(gs, ge), plural=plural))
         if ok and form.given:
             recent_given.append(o)
             if len(recent_given) > 1:
@@ -248,7 +253,9 @@ def _apart_ok(st: _Stream, g: _Occ, f: _Occ, word_index) -> bool:
     """Given and family of one person with a word or two between: a full name unless both are everyday words."""
     if not (g.form.ordinary and f.form.ordinary):
         return True
-    # both everyday words: only when every word from the given to the family name is capitalised
+    # both everyday words: one word between ("may rose brown"), or every word capitalised
+    if word_index[f.ks] - word_index[g.ke - 1] == 2:
+        return True
     return all(st.cap(k) for k in range(g.ks, f.ks + 1) if k == 0 or st.pos[k] - st.pos[k - 1] > 1)
 
 
@@ -272,10 +279,10 @@ def _pair(st: _Stream, o1: _Occ, o2: _Occ, first: str, person: int, n_letters: i
     else:
         if o1.lb == NONE or rb == NONE:
             return None
-        if o1.form.ordinary and o2.form.ordinary:
-            joined = all(c in ".-_+" for c in gap)
-            if not joined and not (st.cap(o1.ks) and st.cap(o2.ks)):
-                return None   # "drew hill forts"
+        if o1.form.ordinary and o2.form.ordinary and first == "family":
+            # two everyday words, family first: "Hill, Will", "hill, will", "Hill Will" - not "the hill will"
+            if "," not in gap and not all(c in ".-_+" for c in gap) and not (st.cap(o1.ks) and st.cap(o2.ks)):
+                return None
     ns, ne = st.pos[o1.ks], st.pos[end - 1] + 1
     g = o1 if first == "given" else o2
     return _Cand(ns, ne, "full", person, 0, given=(st.pos[g.ks], st.pos[g.ke - 1] + 1), plural=plural)
@@ -369,9 +376,10 @@ def _parts(st: _Stream, reg: Register, occs: list[_Occ]) -> list[_Cand]:
                 continue
             ns, ne = st.pos[o.ks], st.pos[end - 1] + 1
             ordinary = o.form.ordinary
-            if ordinary and not st.cap(o.ks):
+            titled = bool(_title_before(st.nz.text, ns))
+            if ordinary and not st.cap(o.ks) and not titled:
                 continue                        # "hill forts", "we hope"
-            confirmed = not ordinary or bool(_title_before(st.nz.text, ns)) or _used_as_name(st.nz, ns, ne, o.form.letters)
+            confirmed = not ordinary or titled or _used_as_name(st.nz, ns, ne, o.form.letters)
             ids = o.form.family_ids if part == "family" else o.form.given_ids
             out.append(_Cand(ns, ne, part, owners[0], 1, form=o.form.letters, owner_ids=ids,
                              confirmed=confirmed, plural=plural))

@@ -102,6 +102,11 @@ HOSTILE = [
     ("Ruby Black's model volcano", ["P24"], "model volcano", None),
     ("Sophie Ward, Noah Lee and Eve Ng", ["P28", "P21", "P29"], "", None),
     ("Rose's painting", ["P06"], None, None),
+    ("rose turner won", ["P06"], "won", None),
+    ("well done will hill and may rose brown", ["P07", "P08"], "well done", None),
+    ("hill, will", ["P07"], "", None),
+    ("thanks to mr marsh", ["P09"], "thanks", None),
+    ("GRACE GREEN", ["P16"], "", None),
 ]
 
 HARMLESS = [
