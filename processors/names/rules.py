@@ -392,6 +392,13 @@ _DATE_WORDS = frozenset("in of since until till by during early late mid last ne
                         "after throughout each".split())
 
 
+# small-letter nouns that make the capitalised word before them the name of a thing, not a person
+_NAMED_THINGS = frozenset("class classes team house group garden gardens road street lane park hill hall room school "
+                          "prize award cup trophy centre center wood walk building bakery shop farm field close way "
+                          "day fair festival club choir ward unit block wing".split())
+# words that address or present a person: "Thanks Will for...", "Congratulations Rose on..."
+_ADDRESSING = frozenset("thanks thank congratulations congrats welcome hello hi bravo goodbye farewell cheers meet "
+                        "introducing go come love".split())
 _ARTICLES = frozenset("the a an our this that these those his her their my your its".split())
 
 
@@ -438,7 +445,7 @@ def _used_as_name(nz: Normalised, ns: int, ne: int, form: str) -> bool:
         return False
     if prev[:1].isdigit() or prev in _ARTICLES or (form in MONTHS_AND_DAYS and prev in _DATE_WORDS):
         return False
-    prev_capital = ws >= 0 and nz.upper[ws]
+    prev_capital = ws >= 0 and nz.upper[ws] and prev not in _ADDRESSING
     if prev_capital and not _opens_sentence(nz, ws):
         return False                      # a name of a place or thing: "Hope Street", "Brown Owl"
     j = ne
@@ -452,7 +459,12 @@ def _used_as_name(nz: Normalised, ns: int, ne: int, form: str) -> bool:
     if prev_capital:
         return False                      # "Christmas Eve carols", "Sports Day Rose ..."
     if nxt.isalpha():
-        return not nz.upper[j]
+        if nz.upper[j]:
+            return False
+        k = j
+        while k < len(n) and n[k].isalpha():
+            k += 1
+        return n[j:k] not in _NAMED_THINGS   # "Hill class", "Rose garden", "Turner prize"
     return False
 
 
