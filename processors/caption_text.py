@@ -24,8 +24,8 @@ _BOMS = (  # longest first: the UTF-32 LE BOM starts with the UTF-16 LE one
     (codecs.BOM_UTF16_LE, "utf-16-le", "UTF-16"),
     (codecs.BOM_UTF16_BE, "utf-16-be", "UTF-16"),
 )
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
-_CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # Characters a Windows-1252 caption plausibly holds above ASCII.
 _CP1252_OK = set("’‘“”–—…€£•°©®™½¼¾·\u00a0é") | {chr(c) for c in range(0xC0, 0x100)} - {"×", "÷"}
 _WRONG_DECODE = re.compile(r"[a-zß-ÿ][À-Þ]|£[A-Za-z]|[A-Za-z]£")

@@ -31,7 +31,8 @@ def import_cmd(ws, csv_file, as_json):
     Channel columns are yes/no; expires is YYYY-MM-DD or empty. People already in the register are
     updated; people not in the file are left unchanged.
     """
-    summary = import_register(ws.db, csv_file, ws.config.channels, actor=actor_name())
+    summary = import_register(ws.db, csv_file, ws.config.channels, actor=actor_name(),
+                              max_bytes=int(ws.config["limits"]["max_register_mb"] * 1024 * 1024))
     report = _propagate(ws, summary.updated, "consent import")  # (review issue) reach released images
     if as_json:
         print_json({**summary.to_json(), "propagation": report.to_json()})
