@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass
 
 from processors.names.normalise import Normalised, normalise
-from processors.names.register import Register, as_tuple, compile_register
+from processors.names.register import PARTICLES, Register, as_tuple, compile_register
 from processors.names.words import MONTHS_AND_DAYS, is_ordinary
 
 NONE, CAMEL, WORD = 0, 1, 2
@@ -52,6 +52,7 @@ _THE_BEFORE = re.compile(r"(?:^|[^a-z0-9])(the\s+)$")
 _ADJACENT = re.compile(r"^(?:[ \-&+/,]|and|or|\s)*$")
 _INITIAL_GAP = re.compile(r"^[ .\-_]{0,3}$")
 _JOINERS = set(" .-_+'")
+PREFIXES = PARTICLES | {"mc", "mac", "fitz", "d", "l"}
 _LIST_BETWEEN = re.compile(r"[,&+;:.!?()\n]|\b(?:and|or|with|to|from|by|for|at|in|on)\b")
 
 
@@ -114,7 +115,10 @@ class _Stream:
             return True
         edges = [ks, *self.word_starts[i:j], ke]
         lengths = tuple(b - a for a, b in zip(edges, edges[1:]))
-        return all(n == 1 for n in lengths) or lengths in splits
+        if all(n == 1 for n in lengths) or lengths in splits:
+            return True
+        # a prefix written apart: "Mc Allister", "Mac Donald", "De Souza", "O Brien"
+        return all(self.letters[a:b] in PREFIXES for a, b in zip(edges, edges[1:-1]))
 
     def bound(self, k: int) -> int:
         """The boundary before letter ``k``."""
