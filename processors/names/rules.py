@@ -14,8 +14,9 @@ The text is normalised (normalise.py) and its letters run through the register's
   when written with a capital and the context makes it a name: a title before it ("Mrs
   Hill"), an initial with it ("A. Hill", "May B."), or being next to, or in a list with,
   another name ("Nguyen and May", "May, Rose and Łukasz"). The given and family name of one
-  person make a full name even when both are everyday words, in any case ("Will Hill", "will
-  hill", "#willhill"; family first only with a comma or capitals: not "the hill will").
+  person make a full name even when both are everyday words, in any case and order ("Will Hill",
+  "will hill", "hill, will", "#willhill"), except in small letters after an article ("the hill
+  will be steep").
 """
 from __future__ import annotations
 
@@ -283,9 +284,13 @@ def _pair(st: _Stream, o1: _Occ, o2: _Occ, first: str, person: int, n_letters: i
     else:
         if o1.lb == NONE or rb == NONE:
             return None
-        if o1.form.ordinary and o2.form.ordinary and first == "family":
-            # two everyday words, family first: "Hill, Will", "hill, will", "Hill Will" - not "the hill will"
-            if "," not in gap and not all(c in ".-_+" for c in gap) and not (st.cap(o1.ks) and st.cap(o2.ks)):
+        written_as_name = "," in gap or all(c in ".-_+" for c in gap)      # "hill, will", "will_hill"
+        if o1.form.ordinary and o2.form.ordinary and not written_as_name \
+                and not (st.cap(o1.ks) and st.cap(o2.ks)):
+            # two everyday words in small letters: a name ("will hill", "hill will"), but not after an
+            # article or the like ("the hill will be steep", "a brown may")
+            ws, we = _word_before(st.nz, st.pos[o1.ks])
+            if ws >= 0 and st.nz.text[ws:we] in _ARTICLES:
                 return None
     ns, ne = st.pos[o1.ks], st.pos[end - 1] + 1
     g = o1 if first == "given" else o2
