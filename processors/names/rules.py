@@ -79,6 +79,10 @@ class _Occ:
     form: object     # register.Form
     lb: int
     rb: int
+    ok: bool = False     # a word of its own (see _word_ok)
+    end: int = 0         # end including a plural "s"
+    plural: bool = False
+    word: int = 0        # index of the word it starts in (whole-word occurrences only)
 
 
 @dataclass(slots=True)
@@ -166,7 +170,11 @@ def _occurrences(st: _Stream, reg: Register) -> list[_Occ]:
     for end, form in reg.automaton.iter(st.letters):
         ks = end + 1 - len(form.letters)
         ke = end + 1
-        out.append(_Occ(ks, ke, form, st.bound(ks), st.bound(ke)))
+        o = _Occ(ks, ke, form, st.bound(ks), st.bound(ke))
+        o.ok, o.end, o.plural = _word_ok(st, o)
+        if o.ok:
+            o.word = bisect.bisect_right(st.word_starts, ks)
+        out.append(o)
     return out
 
 
@@ -207,7 +215,7 @@ def _full_names(st: _Stream, reg: Register, occs: list[_Occ]) -> list[_Cand]:
                     cand = _pair(st, o, o2, first, min(shared), n_letters)
                     if cand:
                         out.append(cand)
-        ok, end, plural = _word_ok(st, o)
+        ok, end, plural = o.ok, o.end, o.plural
         # 2. initials
         if form.family:
             out += _initial_family(st, reg, o)
@@ -220,7 +228,7 @@ def _full_names(st: _Stream, reg: Register, occs: list[_Occ]) -> list[_Cand]:
             for g in recent_given:
                 if g.ke > o.ks:
                     continue
-                between = word_index[o.ks] - word_index[g.ke - 1]
+                between = o.word - g.word
                 shared = g.form.given_set & form.family_set
                 if shared and 2 <= between <= 3 and _apart_ok(st, g, o, word_index):
                     i = min(shared)
@@ -234,9 +242,8 @@ def _full_names(st: _Stream, reg: Register, occs: list[_Occ]) -> list[_Cand]:
                         out.append(_Cand(gs, st.pos[end - 1] + 1, "full", i, 0, given=(gs, ge), plural=plural))
         if ok and form.given:
             recent_given.append(o)
-            if len(recent_given) > 1:
-                here = word_index[o.ks]
-                recent_given = [g for g in recent_given if here - word_index[g.ke - 1] <= 3]
+            if len(recent_given) > 1 and o.word - recent_given[0].word > 3:
+                recent_given = [g for g in recent_given if o.word - g.word <= 3]
     return out
 
 
@@ -259,7 +266,7 @@ def _apart_ok(st: _Stream, g: _Occ, f: _Occ, word_index) -> bool:
     if not (g.form.ordinary and f.form.ordinary):
         return True
     # both everyday words: one word between ("may rose brown"), or every word capitalised
-    if word_index[f.ks] - word_index[g.ke - 1] == 2:
+    if f.word - g.word == 2:
         return True
     return all(st.cap(k) for k in range(g.ks, f.ks + 1) if k == 0 or st.pos[k] - st.pos[k - 1] > 1)
 
@@ -306,7 +313,7 @@ def _initial_family(st: _Stream, reg: Register, o: _Occ) -> list[_Cand]:
     """"A. Hart", "A Hart", "a.hart", "AHart", "ahart", "Hart A." (initial of the same person's given name)."""
     out = []
     by_initial = o.form.family_by_given_initial
-    ok, end, plural = _word_ok(st, o)
+    ok, end, plural = o.ok, o.end, o.plural
     right_ok = o.rb != NONE or plural
     ordinary = o.form.ordinary
     n = st.nz.text
@@ -374,7 +381,7 @@ def _parts(st: _Stream, reg: Register, occs: list[_Occ]) -> list[_Cand]:
     """Lone given and family names (whole words); everyday words wait for context."""
     out = []
     for o in occs:
-        ok, end, plural = _word_ok(st, o)
+        ok, end, plural = o.ok, o.end, o.plural
         if not ok:
             continue
         for part in ("family", "given"):
