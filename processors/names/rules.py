@@ -52,7 +52,6 @@ def _title_before(n: str, ns: int) -> int:
 _THE_BEFORE = re.compile(r"(?:^|[^a-z0-9])(the\s+)$")
 _ADJACENT = re.compile(r"^(?:[ \-&+/,]|and|or|\s)*$")
 _INITIAL_GAP = re.compile(r"^[ .\-_]{0,3}$")
-_JOINERS = set(" .-_+'")
 PREFIXES = PARTICLES | {"mc", "mac", "fitz", "d", "l"}
 _LIST_BETWEEN = re.compile(r"[,&+;:.!?()\n]|\b(?:and|or|with|to|from|by|for|at|in|on)\b")
 
@@ -203,7 +202,6 @@ def _full_names(st: _Stream, reg: Register, occs: list[_Occ]) -> list[_Cand]:
     for o in occs:
         by_start.setdefault(o.ks, []).append(o)
     n_letters = len(st.letters)
-    word_index = _word_index(st)
     recent_given: list[_Occ] = []        # whole-word given names of the last few words (middle names)
     for o in occs:
         form = o.form
@@ -230,7 +228,7 @@ def _full_names(st: _Stream, reg: Register, occs: list[_Occ]) -> list[_Cand]:
                     continue
                 between = o.word - g.word
                 shared = g.form.given_set & form.family_set
-                if shared and 2 <= between <= 3 and _apart_ok(st, g, o, word_index):
+                if shared and 2 <= between <= 3 and _apart_ok(st, g, o):
                     i = min(shared)
                     gs, ge = st.pos[g.ks], st.pos[g.ke - 1] + 1
                     if _LIST_BETWEEN.search(st.nz.text[ge:st.pos[o.ks]]):
@@ -247,21 +245,7 @@ def _full_names(st: _Stream, reg: Register, occs: list[_Occ]) -> list[_Cand]:
     return out
 
 
-class _WordIndex:
-    """``index[k]``: how many words start at or before letter ``k`` (words counted across the text)."""
-
-    def __init__(self, st: _Stream):
-        self.starts = st.word_starts
-
-    def __getitem__(self, k: int) -> int:
-        return bisect.bisect_right(self.starts, k)
-
-
-def _word_index(st: _Stream) -> _WordIndex:
-    return _WordIndex(st)
-
-
-def _apart_ok(st: _Stream, g: _Occ, f: _Occ, word_index) -> bool:
+def _apart_ok(st: _Stream, g: _Occ, f: _Occ) -> bool:
     """Given and family of one person with a word or two between: a full name unless both are everyday words."""
     if not (g.form.ordinary and f.form.ordinary):
         return True
