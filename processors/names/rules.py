@@ -376,7 +376,7 @@ def _parts(st: _Stream, reg: Register, occs: list[_Occ]) -> list[_Cand]:
                 continue
             ns, ne = st.pos[o.ks], st.pos[end - 1] + 1
             ordinary = o.form.ordinary
-            titled = bool(_title_before(st.nz.text, ns))
+            titled = ordinary and bool(_title_before(st.nz.text, ns))
             if ordinary and not st.cap(o.ks) and not titled:
                 continue                        # "hill forts", "we hope"
             confirmed = not ordinary or titled or _used_as_name(st.nz, ns, ne, o.form.letters)
