@@ -388,7 +388,7 @@ def _parts(st: _Stream, reg: Register, occs: list[_Occ]) -> list[_Cand]:
 
 
 _SENTENCE_START = set('.!?:;"\n(“”[')
-_DATE_WORDS = frozenset("in of since until till by during early late mid last next this every from to end on before "
+_DATE_WORDS = frozenset("in of since until till by during early late mid last next this every from end on before "
                         "after throughout each".split())
 
 
@@ -445,6 +445,10 @@ def _used_as_name(nz: Normalised, ns: int, ne: int, form: str) -> bool:
         return False
     if prev[:1].isdigit() or prev in _ARTICLES or (form in MONTHS_AND_DAYS and prev in _DATE_WORDS):
         return False
+    if form in MONTHS_AND_DAYS and prev in ("to", "and", "or"):
+        ws2, we2 = _word_before(nz, ws)
+        if ws2 >= 0 and n[ws2:we2] in MONTHS_AND_DAYS:
+            return False                  # "from April to May", "Monday and Friday"
     prev_capital = ws >= 0 and nz.upper[ws] and prev not in _ADDRESSING
     if prev_capital and not _opens_sentence(nz, ws):
         return False                      # a name of a place or thing: "Hope Street", "Brown Owl"
