@@ -146,8 +146,12 @@ class _Stream:
         return self.nz.upper[self.pos[k]]
 
 
-def find(text: str, people) -> list[NameHit]:
-    """Every name of ``people`` in ``text`` (see the module docstring); hits do not overlap."""
+def find(text: str, people, *, everyday: bool = False) -> list[NameHit]:
+    """Every name of ``people`` in ``text`` (see the module docstring); hits do not overlap.
+
+    ``everyday=True`` counts a name that is also an everyday word as a name wherever it stands as
+    a word, in any case and context (for erasing a forgotten person: better too much than too little).
+    """
     if not text or not people:
         return []
     reg = compile_register(as_tuple(people))
@@ -158,7 +162,7 @@ def find(text: str, people) -> list[NameHit]:
     if not st.letters:
         return []
     occs = _occurrences(st, reg)
-    cands = _full_names(st, reg, occs) + _parts(st, reg, occs)
+    cands = _full_names(st, reg, occs) + _parts(st, reg, occs, everyday)
     _confirm_by_context(st, cands)
     chosen = _resolve([c for c in cands if c.confirmed])
     return [_hit(nz, reg, c) for c in chosen]
@@ -361,7 +365,7 @@ def _given_initial(st: _Stream, reg: Register, o: _Occ) -> _Cand | None:
     return _Cand(ns, ne, "full", who[0], 0, given=(st.pos[o.ks], st.pos[o.ke - 1] + 1))
 
 
-def _parts(st: _Stream, reg: Register, occs: list[_Occ]) -> list[_Cand]:
+def _parts(st: _Stream, reg: Register, occs: list[_Occ], everyday: bool = False) -> list[_Cand]:
     """Lone given and family names (whole words); everyday words wait for context."""
     out = []
     for o in occs:
@@ -375,7 +379,7 @@ def _parts(st: _Stream, reg: Register, occs: list[_Occ]) -> list[_Cand]:
             if part == "given" and plural:
                 continue
             ns, ne = st.pos[o.ks], st.pos[end - 1] + 1
-            ordinary = o.form.ordinary
+            ordinary = o.form.ordinary and not everyday
             titled = ordinary and bool(_title_before(st.nz.text, ns))
             if ordinary and not st.cap(o.ks) and not titled:
                 continue                        # "hill forts", "we hope"
