@@ -50,7 +50,7 @@ def _title_before(n: str, ns: int) -> int:
         return 0
     return ns - k if n[k:j] in _TITLE_WORDS else 0
 _THE_BEFORE = re.compile(r"(?:^|[^a-z0-9])(the\s+)$")
-_ADJACENT = re.compile(r"^(?:[ \-&+/,]|and|or|\s)*$")
+_ADJACENT = re.compile(r"^(?:[ \-&+/,]|and|or|with|plus|\s)*$")
 _INITIAL_GAP = re.compile(r"^[ .\-_]{0,3}$")
 PREFIXES = PARTICLES | {"mc", "mac", "fitz", "d", "l"}
 _LIST_BETWEEN = re.compile(r"[,&+;:.!?()\n]|\b(?:and|or|with|to|from|by|for|at|in|on)\b")
@@ -499,7 +499,7 @@ def _confirm_by_context(st: _Stream, cands: list[_Cand]) -> None:
                         continue
                     other = items[j]
                     gap = n[other.ne:c.ns] if step < 0 else n[c.ne:other.ns]
-                    if len(gap) <= 8 and _ADJACENT.match(gap):
+                    if len(gap) <= 10 and _ADJACENT.match(gap):
                         c.confirmed = True
                         changed = True
                         break
