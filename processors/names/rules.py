@@ -11,9 +11,10 @@ The text is normalised (normalise.py) and its letters run through the register's
   "a.hart@", "AHart", "Hart A."), or the given name and the family initial ("Amelia H.");
 - a **family** or **given** name alone counts when it is a whole word (or a camel-case part);
 - a name that is also an everyday English word ("May", "Will", "Rose", "Hill") counts only
-  when written with a capital and the context makes it a name: a title before it ("Mrs
-  Hill"), an initial with it ("A. Hill", "May B."), or being next to, or in a list with,
-  another name ("Nguyen and May", "May, Rose and Łukasz"). The given and family name of one
+  when the context makes it a name: a title before it ("Mrs Hill"), an initial with it ("A.
+  Hill", "May B."), being next to, or in a list with, another name ("Nguyen and May", "May,
+  Rose and Łukasz"), or, capitalised, being used as a name inside a sentence ("Well done
+  Rose!", "Rose's painting"; see ``_used_as_name``). The given and family name of one
   person make a full name even when both are everyday words, in any case and order ("Will Hill",
   "will hill", "hill, will", "#willhill"), except in small letters after an article ("the hill
   will be steep").
@@ -49,6 +50,8 @@ def _title_before(n: str, ns: int) -> int:
     if j - k < 2 or j - k > 6 or (k > 0 and n[k - 1].isalnum()):
         return 0
     return ns - k if n[k:j] in _TITLE_WORDS else 0
+
+
 _THE_BEFORE = re.compile(r"(?:^|[^a-z0-9])(the\s+)$")
 _ADJACENT = re.compile(r"^(?:[ \-&+/,]|and|or|with|plus|\s)*$")
 _INITIAL_GAP = re.compile(r"^[ .\-_]{0,3}$")
