@@ -111,6 +111,8 @@ class _Stream:
         self.pos = pos = [i for i, c in enumerate(n) if c.isalpha()]
         self.letters = "".join(n[i] for i in pos)
         self.word_starts = [k for k in range(1, len(pos)) if pos[k] - pos[k - 1] > 1]
+        up = nz.upper
+        self.all_caps = len(pos) > 0 and all(up[i] for i in pos)
 
     def split_ok(self, ks: int, ke: int, splits) -> bool:
         """Letters ``ks:ke`` cross no word boundary, or cross them as the registered name does
@@ -386,7 +388,7 @@ def _parts(st: _Stream, reg: Register, occs: list[_Occ], everyday: bool = False)
             titled = ordinary and bool(_title_before(st.nz.text, ns))
             if ordinary and not st.cap(o.ks) and not titled:
                 continue                        # "hill forts", "we hope"
-            confirmed = not ordinary or titled or _used_as_name(st.nz, ns, ne, o.form.letters)
+            confirmed = not ordinary or titled or _used_as_name(st.nz, ns, ne, o.form.letters, st.all_caps)
             ids = o.form.family_ids if part == "family" else o.form.given_ids
             out.append(_Cand(ns, ne, part, owners[0], 1, form=o.form.letters, owner_ids=ids,
                              confirmed=confirmed, plural=plural))
@@ -432,7 +434,7 @@ def _opens_sentence(nz: Normalised, ns: int) -> bool:
     return i < 0 or n[i] in _SENTENCE_START
 
 
-def _used_as_name(nz: Normalised, ns: int, ne: int, form: str) -> bool:
+def _used_as_name(nz: Normalised, ns: int, ne: int, form: str, all_caps: bool = False) -> bool:
     """A capitalised everyday word used as a name: inside a sentence (not opening it), not after an
     article or a number ("the King's", "12 May"), and followed by a small-letter word or the end of
     the clause ("Well done Rose!"), or possessive ("Rose's painting") - not by another capitalised word ("Rose
@@ -447,7 +449,7 @@ def _used_as_name(nz: Normalised, ns: int, ne: int, form: str) -> bool:
         j = ne + (2 if n[ne + 1:ne + 2] == "s" else 1)
         while j < len(n) and n[j] == " ":
             j += 1
-        return not (j < len(n) and n[j].isalpha() and nz.upper[j])
+        return all_caps or not (j < len(n) and n[j].isalpha() and nz.upper[j])
     if _opens_sentence(nz, ns):
         return False
     if prev[:1].isdigit() or prev in _ARTICLES or (form in MONTHS_AND_DAYS and prev in _DATE_WORDS):
@@ -456,7 +458,8 @@ def _used_as_name(nz: Normalised, ns: int, ne: int, form: str) -> bool:
         ws2, we2 = _word_before(nz, ws)
         if ws2 >= 0 and n[ws2:we2] in MONTHS_AND_DAYS:
             return False                  # "from April to May", "Monday and Friday"
-    prev_capital = ws >= 0 and nz.upper[ws] and prev not in _ADDRESSING
+    # (in a text written all in capitals, capitals say nothing)
+    prev_capital = ws >= 0 and nz.upper[ws] and prev not in _ADDRESSING and not all_caps
     if prev_capital and not _opens_sentence(nz, ws):
         return False                      # a name of a place or thing: "Hope Street", "Brown Owl"
     j = ne
@@ -470,7 +473,7 @@ def _used_as_name(nz: Normalised, ns: int, ne: int, form: str) -> bool:
     if prev_capital:
         return False                      # "Christmas Eve carols", "Sports Day Rose ..."
     if nxt.isalpha():
-        if nz.upper[j]:
+        if nz.upper[j] and not all_caps:
             return False
         k = j
         while k < len(n) and n[k].isalpha():

@@ -110,6 +110,7 @@ HOSTILE = [
     ("Congratulations to May!", ["P08"], "Congratulations!", None),
     ("Hope and Will shared first prize", ["P09", "P07"], "shared first prize", None),
     ("Brown, May (Y6)", ["P08"], "(Y6)", None),
+    ("THANKS TO ROSE AND WILL", ["P06", "P07"], "THANKS", None),
 ]
 
 HARMLESS = [
@@ -146,6 +147,7 @@ HARMLESS = [
     "Clubs run from April to May",
     "Rose class planted bulbs; Hill class made bird boxes",
     "The hill will be steep, so bring boots",
+    "VISIT THE ROSE GARDEN IN MAY",
 ]
 
 
