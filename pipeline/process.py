@@ -16,6 +16,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -198,7 +199,7 @@ def _reject_unreadable(ws, path: Path, source: str, exc: _Unreadable, move: bool
     if move and (path.exists() or path.is_symlink()):
         dest = _quarantine_name(ws, path.name, job_id)
         try:
-            os.rename(path, dest)
+            _move_private(path, dest)
             kept = dest
             write_atomic(dest.with_name(dest.name + ".reason.txt"), (reason + "\n").encode(), mode=0o600)
         except OSError:
@@ -211,21 +212,15 @@ def _reject_unreadable(ws, path: Path, source: str, exc: _Unreadable, move: bool
 
 
 def _keep_original(ws, path: Path, data: bytes, job_id: int, sha: str, move: bool) -> Path:
-    """Keep the untouched original privately in originals/ (renamed when moving, copied otherwise)."""
+    """Keep the untouched original as a private copy in originals/: always a new file written from the
+    very bytes that were hashed (``data``), never a rename or hard link of the input, so it never
+    shares an inode with a file outside the workspace, and the input's mode is never changed.
+    In inbox mode (``move``) the inbox entry is then removed (only the entry: a file it was
+    hard-linked to elsewhere keeps its content and mode)."""
     ext = _safe_ext(path.name)
     dest = ws.root / "originals" / f"{job_id}_{sha[:12]}{ext}"
-    if dest.exists():
-        if move and path.exists():
-            path.unlink()
-        return dest
-    if move:
-        try:
-            os.rename(path, dest)
-            os.chmod(dest, 0o600)
-            return dest
-        except OSError:
-            pass  # another filesystem (network share): copy, then remove the inbox file
-    write_atomic(dest, data, mode=0o600)
+    if not dest.exists() or dest.is_symlink() or dest.stat().st_nlink > 1:
+        write_atomic(dest, data, mode=0o600)
     if move:
         try:
             path.unlink()
@@ -264,10 +259,31 @@ def _safe_ext(name: str) -> str:
 
 def _move_quietly(src: Path, dest: Path) -> None:
     try:
-        shutil.move(str(src), str(dest))
-        os.chmod(dest, 0o600)
+        _move_private(src, dest)
     except OSError:
         pass
+
+
+def _move_private(src: Path, dest: Path) -> None:
+    """Move an inbox entry into the workspace's private folders without ever sharing its inode with
+    a file outside: a regular file with other hard links is copied (then the inbox entry removed),
+    anything else (a symbolic link is moved as the link itself, never followed) is renamed."""
+    st = os.lstat(src)
+    if stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
+        with open(src, "rb") as fh:
+            data = fh.read()
+        write_atomic(dest, data, mode=0o600)
+        src.unlink()
+        return
+    try:
+        os.rename(src, dest)
+    except OSError:  # another filesystem
+        if not stat.S_ISREG(st.st_mode):
+            raise
+        shutil.copyfile(src, dest, follow_symlinks=False)
+        src.unlink()
+    if stat.S_ISREG(st.st_mode):
+        os.chmod(dest, 0o600)  # our own file now (its only link)
 
 
 # --- recovery ------------------------------------------------------------------------------
