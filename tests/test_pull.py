@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import FIXTURES, fixtures_dir, json_lines
 from tests.watch_helpers import jpeg_bytes, make_workspace, write
 
-REGISTER_HEADER = "person_id,given_name,family_name,group,role,website,social,newsletter,press,expires,never_publish"
+REGISTER_HEADER = "person_id,given_name,family_name,group,role,website,social,newsletter,press,expires,never_publish,biometric"
 
 
 def sha(path: Path) -> str:
@@ -38,7 +38,7 @@ def released(tmp_path_factory):
     enrol = fixtures_dir("faces", "enrol")
     base = tmp_path_factory.mktemp("pull")
     root = make_workspace(base / "ws", stable=0.1, workers=1)
-    (base / "register.csv").write_text(f"{REGISTER_HEADER}\nobama,Barack,Obama,Y6,pupil,yes,no,yes,no,,no\n")
+    (base / "register.csv").write_text(f"{REGISTER_HEADER}\nobama,Barack,Obama,Y6,pupil,yes,no,yes,no,,no,yes\n")
     runner = CliRunner()
     r = runner.invoke(main, ["--workspace", str(root), "consent", "import", str(base / "register.csv")])
     assert r.exit_code == 0, r.output
