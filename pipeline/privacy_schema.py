@@ -2,7 +2,7 @@
 
 ``jobs.sha256`` is the hash of the input as received; ``original_sha256`` is the hash of the private
 copy in originals/ when it differs (after ``consent forget`` rewrote it without a forgotten person).
-Every re-render or release checks the copy against it (``pipeline.originals``).
+Every re-render or release checks the copy against it (``pipeline.consent_changes.originals``).
 Own migration component ("pipeline.privacy"); append only.
 """
 
