@@ -113,7 +113,7 @@ def name_pattern(names: list[str], given: str | None, family: str | None) -> re.
     if not alts:
         return None
     body = "|".join(sorted(alts, key=len, reverse=True))
-    return re.compile(rf"(?<![^\W_])(?:{body})(?![^\W_])", re.IGNORECASE)
+    return re.compile(rf"(?<![^\W\d_])(?:{body})(?![^\W\d_])", re.IGNORECASE)  # letters only: "obama1.jpg" too
 
 
 def scrub_text(text: str, pattern: re.Pattern | None, replacement: str = REMOVED) -> str:
