@@ -44,6 +44,7 @@ from processors.redact import redact
 REMOVED = "[name removed]"
 FILE_REMOVED = "name-removed"
 RADIUS = 0.6  # at least this far from every reference photo, whatever review_tolerance says
+ID_COLUMNS = {"person_id", "confirmed_person", "candidates"}  # person ids (the tombstone), never names
 TEXT_SUFFIXES = {".txt", ".csv", ".json", ".log", ".html", ".xml", ".md"}
 
 
@@ -116,10 +117,20 @@ def name_pattern(names: list[str], given: str | None, family: str | None) -> re.
     return re.compile(rf"(?<![^\W\d_])(?:{body})(?![^\W\d_])", re.IGNORECASE)  # letters only: "obama1.jpg" too
 
 
-def scrub_text(text: str, pattern: re.Pattern | None, replacement: str = REMOVED) -> str:
+def scrub_text(text: str, pattern: re.Pattern | None, replacement: str = REMOVED,
+               ids: frozenset[str] = frozenset()) -> str:
+    """``text`` with every match of ``pattern`` replaced; a JSON string that is exactly a person id
+    (``"biden"``) is an id, not a name, and is kept (ids are the tombstone)."""
     if pattern is None or not text:
         return text
-    return pattern.sub(replacement, text)
+
+    def sub(m: re.Match) -> str:
+        a, b = m.start(), m.end()
+        if ids and m.group(0) in ids and a > 0 and b < len(text) and text[a - 1] == '"' and text[b] == '"':
+            return m.group(0)
+        return replacement
+
+    return pattern.sub(sub, text)
 
 
 def bytes_name(data: bytes, pattern: re.Pattern | None) -> bool:
@@ -257,6 +268,7 @@ def _scrub_database_text(conn, person_id: str, pattern) -> int:
     if pattern is None:
         return 0
     changed = 0
+    ids = frozenset(r[0] for r in conn.execute("SELECT person_id FROM people"))
     tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'"
                                          " AND name NOT LIKE 'sqlite_%'")]
     with transaction(conn):
@@ -271,9 +283,11 @@ def _scrub_database_text(conn, person_id: str, pattern) -> int:
             for row in conn.execute(f"SELECT rowid AS _rid, * FROM {table}{where}", params).fetchall():
                 for col in cols:
                     value = row[col]
-                    if isinstance(value, str) and pattern.search(value):
-                        conn.execute(f"UPDATE {table} SET {col}=? WHERE rowid=?",
-                                     (scrub_text(value, pattern), row["_rid"]))
+                    if col in ID_COLUMNS or not isinstance(value, str) or not pattern.search(value):
+                        continue
+                    new = scrub_text(value, pattern, ids=ids)
+                    if new != value:
+                        conn.execute(f"UPDATE {table} SET {col}=? WHERE rowid=?", (new, row["_rid"]))
                         changed += 1
     return changed
 
