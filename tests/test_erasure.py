@@ -187,6 +187,9 @@ def scenario(tmp_path_factory):
     with_description(events / "obama1.jpg", archive / "Barack-Obama-assembly.jpg", "Barack OBAMA at assembly")
     shutil.copy(events / "kit_with_rose.jpg", archive / "kit_with_rose.jpg")
     invoke(root, "audit", archive, "--format", "json", "--output", base / "audit.json", expect=1)
+    (root / "reports").mkdir()
+    invoke(root, "audit", archive, "--format", "html", "--output", root / "reports" / "audit.html", expect=1)
+    assert "Barack Obama" in (root / "reports" / "audit.html").read_text(encoding="utf-8")
     before = {"audit_rows": sqlite3.connect(root / "pipeline.db").execute("SELECT COUNT(*) FROM audit_cache").fetchone()[0]}
 
     r = invoke(root, "consent", "forget", FORGET, "--yes", expect=0)

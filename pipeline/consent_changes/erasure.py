@@ -304,32 +304,48 @@ def _scrub_files(ws, person_id: str, theirs: dict[int, list], pattern, result: F
                 result.files_deleted.append(job["original_path"])
     by_path = {r["original_path"]: r for r in ws.db.execute(
         "SELECT * FROM jobs WHERE original_path IS NOT NULL").fetchall()}
-    for sub in ("originals", "quarantine", "approved", "review"):
-        base = root / sub
-        if not base.is_dir():
-            continue
-        for path in sorted(p for p in base.rglob("*") if p.is_file() and not p.is_symlink()):
-            rel = str(path.relative_to(root))
-            if path.suffix.lower() in TEXT_SUFFIXES:
-                text = path.read_text("utf-8", errors="replace")
-                new = scrub_text(text, pattern)
-                if new != text:
-                    write_atomic(path, new.encode("utf-8"), mode=path.stat().st_mode & 0o777)
-                    result.files_scrubbed.append(rel)
-            elif sub in ("originals", "quarantine"):
-                data = path.read_bytes()
-                if bytes_name(data, pattern):
-                    job = by_path.get(rel)
-                    if job is not None and sub == "originals" and _rewrite_original(ws, job, [], result):
-                        path = root / ws.db.execute("SELECT original_path FROM jobs WHERE id=?",
-                                                    (job["id"],)).fetchone()[0]
-                    else:
-                        path.unlink()
-                        result.files_deleted.append(rel)
-                        continue
-            if pattern is not None and pattern.search(path.name):
-                _rename(ws, path, pattern, result)
+    for path in _workspace_files(root):
+        rel = str(path.relative_to(root))
+        sub = path.relative_to(root).parts[0]
+        if path.suffix.lower() in TEXT_SUFFIXES:
+            text = path.read_text("utf-8", errors="replace")
+            new = scrub_text(text, pattern)
+            if new != text:
+                write_atomic(path, new.encode("utf-8"), mode=path.stat().st_mode & 0o777)
+                result.files_scrubbed.append(rel)
+        elif sub in ("originals", "quarantine"):
+            data = path.read_bytes()
+            if bytes_name(data, pattern):
+                job = by_path.get(rel)
+                if job is not None and sub == "originals" and _rewrite_original(ws, job, [], result):
+                    path = root / ws.db.execute("SELECT original_path FROM jobs WHERE id=?",
+                                                (job["id"],)).fetchone()[0]
+                else:
+                    path.unlink()
+                    result.files_deleted.append(rel)
+                    continue
+        if pattern is not None and pattern.search(path.name):
+            _rename(ws, path, pattern, result)
     _redraw_previews(ws, theirs)
+
+
+SKIP_TOP = {"inbox", "pipeline.db", "pipeline.db-wal", "pipeline.db-shm", "pipeline.toml"}
+
+
+def _workspace_files(root: Path) -> list[Path]:
+    """Every regular file of the workspace (links not followed), but the database, the configuration
+    and the inbox (staff's drops not taken in yet)."""
+    out = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        here = Path(dirpath)
+        if here == root:
+            dirnames[:] = [d for d in dirnames if d not in SKIP_TOP]
+            filenames = [f for f in filenames if f not in SKIP_TOP]
+        for f in filenames:
+            p = here / f
+            if p.is_file() and not p.is_symlink():
+                out.append(p)
+    return sorted(out)
 
 
 def _rename(ws, path: Path, pattern, result: ForgetResult) -> None:
