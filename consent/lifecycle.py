@@ -181,7 +181,7 @@ def restore_person(conn: sqlite3.Connection, person_id: str, *, reason: str, act
 @dataclass(frozen=True)
 class RegisterWarning:
     person_id: str
-    kind: str      # no_reference_photo | expired | no_biometric_consent
+    kind: str      # no_reference_photo | expired | no_biometric_consent | never_publish_unrecognised
     message: str
 
     def to_json(self) -> dict:
@@ -203,6 +203,12 @@ def person_warnings(p: Person, photos: int, channels: Sequence[str], today: date
                                    f"{p.person_id} has consent on {', '.join(granted)} but no reference photo: "
                                    "they will always be blurred as unknown until one is enrolled "
                                    "('pipeline consent enrol')."))
+    if p.never_publish and not (p.biometric and photos):
+        out.append(RegisterWarning(p.person_id, "never_publish_unrecognised",
+                                   f"{p.person_id} must never be published but cannot be recognised ("
+                                   + ("no biometric consent" if not p.biometric else "no reference photo")
+                                   + "): photos of them are only blurred like any unknown face, not blocked. "
+                                   "Check photos by hand, or set [faces] unknown = \"review\"."))
     past = []
     if p.expires is not None and p.expires < today:
         past.append(f"consent expired after {p.expires.isoformat()}")

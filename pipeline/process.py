@@ -270,8 +270,12 @@ def _move_private(src: Path, dest: Path) -> None:
     anything else (a symbolic link is moved as the link itself, never followed) is renamed."""
     st = os.lstat(src)
     if stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
-        with open(src, "rb") as fh:
-            data = fh.read()
+        try:
+            with open(src, "rb") as fh:
+                data = fh.read()
+        except OSError:
+            src.unlink()  # only this link goes: the file it shares its content with stays where it is
+            raise
         write_atomic(dest, data, mode=0o600)
         src.unlink()
         return

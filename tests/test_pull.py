@@ -156,7 +156,7 @@ def test_withdrawal_rerender_is_handed_again_retraction_never(ws, tmp_path, cli)
     assert [p["job_id"] for p in result["pulled"]] == [obama_job] and result["already_pulled"] == 2
     assert sha(dest / name) != before and sha(dest / name) == sha(ws / out["path"])
     # never-publish: the released image is retracted, and a retracted image is never handed
-    (tmp_path / "np.csv").write_text(f"{REGISTER_HEADER}\nobama,Barack,Obama,Y6,pupil,no,no,yes,no,,yes\n")
+    (tmp_path / "np.csv").write_text(f"{REGISTER_HEADER}\nobama,Barack,Obama,Y6,pupil,no,no,yes,no,,yes,yes\n")
     cli("consent", "import", tmp_path / "np.csv", workspace=ws, expect=0)
     conn = db(ws)
     states = {row[0] for row in conn.execute("SELECT state FROM outputs WHERE job_id=?", (obama_job,))}

@@ -54,7 +54,8 @@ def test_import_warns_about_past_expiry_and_missing_reference_photos(workspace, 
     assert out["warnings"] == []  # nothing changed: nothing to warn about again
     listed = {p["person_id"]: p for p in json.loads(cli("consent", "list", "--json", workspace=workspace).stdout)}
     assert {w["kind"] for w in listed["P005"]["warnings"]} == {"expired", "no_reference_photo"}
-    assert listed["P003"]["warnings"] == []  # refused everywhere: no photo needed
+    # refused everywhere: no photo needed for consent, but never-publish without a photo cannot be enforced
+    assert [w["kind"] for w in listed["P003"]["warnings"]] == ["never_publish_unrecognised"]
     table = cli("consent", "list", workspace=workspace, expect=0).output
     assert "WARNING: P005: consent expired after 2020-07-31" in table
 

@@ -9,7 +9,6 @@ import click
 from consent import lifecycle, register
 from consent.enrol import enrol_directory
 from consent.register import Person, RegisterError
-from consent.register_import import import_register
 from pipeline.cli.common import actor_name, json_option, print_json, workspace_option
 
 
@@ -32,13 +31,12 @@ def import_cmd(ws, csv_file, as_json):
     written consent to reference photos. People already in the register are updated; people not in
     the file are left unchanged; people who were forgotten stay forgotten.
     """
-    summary = import_register(ws.db, csv_file, ws.config.channels, actor=actor_name())
-    report = _propagate(ws, summary.updated, "consent import")  # (review issue) reach released images
-    touched = summary.added + summary.updated
-    warnings = lifecycle.register_warnings(ws.db, ws.config.channels, people=touched) if touched else []
+    from pipeline.consent_changes.register_set import apply_import
+
+    summary, report, warnings, renewed = apply_import(ws, csv_file, actor=actor_name())
     if as_json:
         print_json({**summary.to_json(), "propagation": report.to_json(),
-                    "warnings": [w.to_json() for w in warnings]})
+                    "warnings": [w.to_json() for w in warnings], "consent_renewed": renewed})
         return
     click.echo(f"Imported {summary.source}: {len(summary.added)} added, {len(summary.updated)} updated, "
                f"{len(summary.unchanged)} unchanged.")
@@ -61,6 +59,9 @@ def import_cmd(ws, csv_file, as_json):
                    "--status granted --reason \"…\"")
     for note in summary.notes:
         click.echo(f"Note: {note}")
+    if renewed:
+        click.echo(f"Consent renewed: {len(renewed)} released photo{'s' if len(renewed) != 1 else ''} still blur "
+                   "someone who now has consent; they wait in 'pipeline review list' for a person to decide.")
     _echo_warnings(warnings)
     _echo_report(report)
 

@@ -1,4 +1,4 @@
-"""`consent set` as one shared function: one channel or all, never-publish, biometric consent, then the
+"""`consent set` and `consent import` as shared functions. `consent set`: one channel or all, never-publish, biometric consent, then the
 change reaches released images (pipeline.consent_changes.propagate) and, where consent was granted again, the photos
 redacted only because of the earlier refusal go to the review queue (pipeline.consent_changes.renewed).
 """
@@ -62,3 +62,26 @@ def apply_set(ws, person_id: str, *, channel: str | None, status: str | None, ex
 
         result.renewed = queue_renewed(ws, person_id, before, actor=actor)
     return result
+
+
+def apply_import(ws, csv_file, *, actor: str):
+    """``consent import``: the register from a CSV (all or nothing), then released images brought in line,
+    consent granted again queued as "consent renewed" review items, and warnings about the people touched.
+
+    Returns ``(summary, propagation report, warnings, renewed job ids)``.
+    """
+    from consent.register import load_people
+    from consent.register_import import import_register
+    from pipeline.consent_changes.propagate import propagate
+    from pipeline.consent_changes.renewed import queue_renewed
+
+    before = load_people(ws.db)
+    summary = import_register(ws.db, csv_file, ws.config.channels, actor=actor)
+    report = propagate(ws, summary.updated, cause="consent import", actor=actor)
+    renewed: list[int] = []
+    for pid in summary.updated:
+        if pid in before:
+            renewed += [j for j in queue_renewed(ws, pid, before[pid], actor=actor) if j not in renewed]
+    touched = summary.added + summary.updated
+    warnings = lifecycle.register_warnings(ws.db, ws.config.channels, people=touched) if touched else []
+    return summary, report, warnings, renewed
