@@ -301,7 +301,18 @@ def recover(ws, ctx: RunContext | None = None) -> list[dict]:
         original = ws.root / job["original_path"] if job["original_path"] else None
         quarantined = sorted((ws.root / "quarantine").glob(f"{job['id']}_*"))
         quarantined = [q for q in quarantined if not q.name.endswith(".reason.txt")]
-        if original is not None and original.exists():
+        if original is not None and original.exists() and job["sha256"] and (
+                sha256_bytes(original.read_bytes()) != job["sha256"]):
+            # the kept copy is not what was received: never process (or release) changed bytes
+            reason = ("Rejected: the kept original changed before it could be processed (its SHA-256 differs "
+                      "from the photo received); drop the original photo into the inbox again.")
+            record = {"source": job["source"], "sha256": job["sha256"], "job_id": job["id"], "status": "rejected",
+                      "reason": reason, "faces": [], "outputs": {}, "captions": {}, "metadata_found": []}
+            kept = _quarantine(ws, original, Path(job["source"]).name, job["id"], reason)
+            jobs.finish(ws.db, job["id"], record, faces=[], caption=None, original_path=ws.rel(kept), size=None,
+                        taken_date=None)
+            results.append(record)
+        elif original is not None and original.exists():
             data = original.read_bytes()
             caption_file = original.with_name(original.stem + ".caption.txt")
             caption = caption_file.read_text("utf-8", "replace").strip() if caption_file.exists() else None

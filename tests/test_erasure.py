@@ -125,11 +125,17 @@ def db_values(path: Path):
 
 def faces_in_images(root: Path, refs: np.ndarray) -> list[str]:
     """Images in the workspace in which face_recognition (not our code) finds a face of the person."""
+    import hashlib
+
     fr = import_face_recognition()
-    out = []
+    out, seen = [], set()
     for path in sorted(root.rglob("*")):
         if not path.is_file() or path.suffix.lower() not in (".jpg", ".jpeg", ".png", ".webp", ".heic"):
             continue
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if digest in seen:  # the same bytes on several channels: looked at once
+            continue
+        seen.add(digest)
         try:
             with Image.open(path) as im:
                 rgb = np.asarray(im.convert("RGB"))
