@@ -213,6 +213,7 @@ def list_cmd(ws, as_json):
         click.echo("The register is empty. Add people with: pipeline consent import register.csv")
         return
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title=f"Consent register ({len(people)} people, as of {today.isoformat()})")
@@ -234,7 +235,7 @@ def list_cmd(ws, as_json):
     console.print(table)
     for items in warnings.values():
         for w in items:
-            console.print(f"[yellow]WARNING:[/] {w.message}", highlight=False, markup=True)
+            console.print(f"[yellow]WARNING:[/] {escape(w.message)}", highlight=False, markup=True)
 
 
 @consent.command()

@@ -112,7 +112,10 @@ def original_bytes(ws, job: sqlite3.Row) -> bytes:
 
     rel = job["original_path"]
     path = ws.root / rel if rel else None
-    if path is None or not path.is_file() or path.is_symlink():
+    if path is not None and path.is_symlink():
+        raise OriginalChanged(f"the kept original of image {job['id']} ({rel}) was replaced by a link to another file",
+                              job["id"], _expected_sha(job) or "", "symbolic link")
+    if path is None or not path.is_file():
         raise OriginalMissing(f"the original of image {job['id']} is no longer kept"
                               + (f" ({rel})" if rel else ""))
     data = path.read_bytes()
