@@ -76,7 +76,8 @@ def apply_import(ws, csv_file, *, actor: str):
     from pipeline.consent_changes.renewed import queue_renewed
 
     before = load_people(ws.db)
-    summary = import_register(ws.db, csv_file, ws.config.channels, actor=actor)
+    summary = import_register(ws.db, csv_file, ws.config.channels, actor=actor,
+                              max_bytes=int(ws.config["limits"]["max_register_mb"] * 1024 * 1024))
     report = propagate(ws, summary.updated, cause="consent import", actor=actor)
     renewed: list[int] = []
     for pid in summary.updated:
