@@ -162,11 +162,14 @@ def forget_everywhere(ws, person_id: str, *, actor: str) -> ForgetResult:
     register.forget_person(conn, person_id, actor=actor)
     result.report = propagate(ws, [person_id], cause="consent forget", actor=actor, forgotten=named)
 
+    from pipeline.consent_changes.rerender import render_lock
+
     conn.execute("PRAGMA secure_delete = ON")
-    theirs = _erase_face_templates(conn, person_id, refs, radius, result)
-    result.audit_rows_erased = _erase_audit_cache(conn, refs, radius, pattern)
-    _scrub_files(ws, person_id, theirs, pattern, result)
-    result.text_values_scrubbed = _scrub_database_text(conn, person_id, pattern)
+    with render_lock(ws):  # no release or re-render reads an original while it is rewritten
+        theirs = _erase_face_templates(conn, person_id, refs, radius, result)
+        result.audit_rows_erased = _erase_audit_cache(conn, refs, radius, pattern)
+        _scrub_files(ws, person_id, theirs, pattern, result)
+        result.text_values_scrubbed = _scrub_database_text(conn, person_id, pattern)
     record_event(conn, "consent.erase", actor, person_id,
                  {k: v for k, v in result.to_json().items() if k != "wal_truncated"})
     result.wal_truncated = compact(conn)

@@ -12,8 +12,10 @@ and for each live output:
   ``release_when_all_blurred = false``, a channel on which every face has just become blurred).
 
 Redaction only ever grows here: a face redacted on a channel stays redacted, even if consent is
-granted again later (process the photo again for that). When the original is no longer kept
-(purged after ``retention_days``), the released file itself is redacted further instead.
+granted again later (that becomes a "consent renewed" review item: ``pipeline.consent_changes.renewed``).
+When the original is no longer kept (purged after ``retention_days``), the released file itself is
+redacted further instead. When the kept original's bytes changed (SHA-256), nothing is re-rendered
+from it: every released copy is retracted and the photo held for review, with the reason recorded.
 
 Every change is recorded (output_changes, events). Outputs the comms lead already pulled
 (``pipeline pull``) become takedowns: listed in the command output and by ``pipeline pull --takedowns``.
