@@ -162,11 +162,18 @@ def restore_person(conn: sqlite3.Connection, person_id: str, *, reason: str, act
     if not reason or not reason.strip():
         raise RegisterError("Give a reason for bringing this person back (--reason), e.g. "
                             "'re-joined the school in September, new consent form'.")
+    from consent.erased_ids import forget_record, lookup, rename_everywhere
+
+    erased = lookup(conn, person_id)
+    if erased is not None and erased[0] != person_id and erased[0].startswith("erased-"):
+        # the tombstone took a pseudonym: it gets its id back
+        rename_everywhere(conn, erased[0], person_id)
     at = now_iso()
     with transaction(conn):
         person = get_person(conn, person_id)
         if not person.forgotten:
             raise RegisterError(f"'{person_id}' is not forgotten; there is nothing to restore.")
+        forget_record(conn, person_id)
         erased_on = conn.execute("SELECT forgotten_at FROM people WHERE person_id=?", (person_id,)).fetchone()[0]
         conn.execute("DELETE FROM consents WHERE person_id=?", (person_id,))
         conn.execute("UPDATE people SET forgotten_at=NULL, never_publish=0, biometric=0, expires=NULL, "

@@ -12,4 +12,14 @@ MIGRATIONS = [
     """
     ALTER TABLE people ADD COLUMN biometric INTEGER NOT NULL DEFAULT 0;
     """,
+    # 2: ids that were forgotten, by a salted hash of the id (so an id that spelt the name can be replaced
+    #    by a pseudonymous tombstone and still be recognised when a later import brings it back)
+    """
+    CREATE TABLE erased_ids (
+        digest    TEXT PRIMARY KEY,   -- sha256(salt + casefolded person id)
+        tombstone TEXT NOT NULL,      -- the id kept in the register and the audit trail
+        erased_on TEXT NOT NULL
+    );
+    CREATE TABLE privacy_salt (salt TEXT NOT NULL);
+    """,
 ]

@@ -118,6 +118,13 @@ def load_people(conn: sqlite3.Connection) -> dict[str, Person]:
 def get_person(conn: sqlite3.Connection, person_id: str) -> Person:
     people = _load_some(conn, person_id)
     if person_id not in people:
+        from consent.erased_ids import lookup
+
+        erased = lookup(conn, person_id)
+        if erased is not None:
+            raise RegisterError(
+                f"'{person_id}' was forgotten on {erased[1][:10]} (name and biometric data erased). Only "
+                f"'pipeline consent restore {person_id} --reason \"…\"' brings them back.")
         raise RegisterError(
             f"There is no person '{person_id}' in the register. "
             "'pipeline consent list' shows everyone; add people with 'pipeline consent import'."
@@ -265,6 +272,9 @@ def forget_person(conn: sqlite3.Connection, person_id: str, *, actor: str) -> No
                     f"WHERE person_id = ? AND instr({column}, ?) > 0",
                     (name, REMOVED, person_id, name))
         if not person.forgotten:
+            from consent.erased_ids import record
+
+            record(conn, person_id, at)
             insert_history(conn, [(at, person_id, None, "forgotten", None, at, "forgotten on request", actor)])
             record_event(conn, "consent.forget", actor, person_id,
                          {"erased": ["given_name", "family_name", "reference_encodings"],

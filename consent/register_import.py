@@ -31,6 +31,7 @@ from datetime import date
 from pathlib import Path
 
 from consent.database import now_iso, transaction
+from consent.erased_ids import lookup as lookup_erased
 from consent.lifecycle import erase_reference_encodings, explain_date
 from consent.register import RegisterError, insert_history, record_event
 from processors.gate import Refused, display, read_input
@@ -331,6 +332,10 @@ def apply_rows(conn, rows: list[RegisterRow], channels: Sequence[str], *, source
                 # erased stays erased: nothing of this row is stored (not even its name)
                 summary.erased_skipped.append((pid, old["forgotten_at"][:10]))
                 continue
+            erased = lookup_erased(conn, pid) if old is None else None
+            if erased is not None:  # forgotten under a pseudonymous tombstone (the id spelt the name)
+                summary.erased_skipped.append((pid, erased[1][:10]))
+                continue
             if old is None:
                 new_people.append((pid, row.given_name, row.family_name, row.group or "", row.role or "pupil",
                                    row.expires or None, int(bool(row.never_publish)), int(bool(row.biometric)),
@@ -409,7 +414,7 @@ def apply_rows(conn, rows: list[RegisterRow], channels: Sequence[str], *, source
             "source": source, "added": len(summary.added), "updated": len(summary.updated),
             "unchanged": len(summary.unchanged), "restored": len(summary.restored),
             "not_in_file": summary.not_in_file, "history_rows": len(hist),
-            "skipped_erased": [p for p, _ in summary.erased_skipped],
+            "skipped_erased": len(summary.erased_skipped),  # a count: an erased id may spell the name
             "biometric_withdrawn": [p for p, _ in summary.biometric_withdrawn],
         }, at=at)
     if any(n for _, n in summary.biometric_withdrawn):

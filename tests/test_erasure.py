@@ -422,3 +422,28 @@ def test_a_hard_linked_drop_is_copied_and_the_outside_file_left_alone(scenario, 
     assert out
     with Image.open(root / out[0]) as im:
         assert abs(im.width / im.height - 501 / 700) < 0.01  # kit_with_rose's shape, not bald_guys' (1986x1545)
+
+
+# ---------------------------------------------------------------- an id that spells the name
+
+def test_an_id_that_spells_the_name_becomes_a_pseudonymous_tombstone(tmp_path_factory, tmp_path):
+    from tests.review_helpers import fresh_copy, template_workspace, write_register
+
+    root = fresh_copy(template_workspace(tmp_path_factory), tmp_path)  # ids are folder names: obama, biden …
+    r = invoke(root, "consent", "forget", "obama", "--yes", expect=0)
+    assert "erased-" in r.output
+    hits = {}
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        found = name_hits(path.read_bytes(), ("barack", "obama"))
+        if found or "obama" in str(path.relative_to(root)).casefold():
+            hits[str(path.relative_to(root))] = found
+    assert hits == {}
+    register = write_register(tmp_path / "register.csv")
+    out = json.loads(invoke(root, "consent", "import", register, "--json", expect=0).stdout)
+    assert [s["person_id"] for s in out["skipped_erased"]] == ["obama"] and out["added"] == 0
+    assert "was forgotten on" in invoke(root, "consent", "show", "obama", expect=2).output
+    assert not name_hits((root / "pipeline.db").read_bytes(), ("barack", "obama"))
+    invoke(root, "consent", "restore", "obama", "--reason", "came back", expect=0)
+    invoke(root, "consent", "import", register, expect=0)
+    shown = json.loads(invoke(root, "consent", "show", "obama", "--json", expect=0).stdout)
+    assert shown["given_name"] == "Barack" and not shown["forgotten"]

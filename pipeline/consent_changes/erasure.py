@@ -60,6 +60,7 @@ class ForgetResult:
     files_renamed: list[str] = field(default_factory=list)
     text_values_scrubbed: int = 0
     wal_truncated: bool = True
+    tombstone: str | None = None               # the id spelt the name: it is kept as this pseudonym
 
     def to_json(self) -> dict:
         return {"person_id": self.person_id, "faces_erased": self.faces_erased,
@@ -77,6 +78,9 @@ class ForgetResult:
                "rewritten without them."]
         if self.files_deleted:
             out.append(f"Deleted {len(self.files_deleted)} quarantined file(s) that carried their name.")
+        if self.tombstone:
+            out.append(f"The id itself contained the name: the register and the audit trail now know it as "
+                       f"{self.tombstone}. A later import of the old id is still recognised and skipped.")
         if not self.wal_truncated:
             out.append("WARNING: another program had the database open, so its journal (pipeline.db-wal) could "
                        "not be emptied yet; run 'pipeline consent forget' again once it has stopped.")
@@ -170,8 +174,15 @@ def forget_everywhere(ws, person_id: str, *, actor: str) -> ForgetResult:
         result.audit_rows_erased = _erase_audit_cache(conn, refs, radius, pattern)
         _scrub_files(ws, person_id, theirs, pattern, result)
         result.text_values_scrubbed = _scrub_database_text(conn, person_id, pattern)
-    record_event(conn, "consent.erase", actor, person_id,
-                 {k: v for k, v in result.to_json().items() if k != "wal_truncated"})
+    from consent.erased_ids import digest, rename_everywhere, spells_name
+
+    if names and spells_name(person_id, names):  # the id itself spelt the name: a pseudonymous tombstone
+        with transaction(conn):
+            tombstone = "erased-" + digest(conn, person_id)[:12]
+        rename_everywhere(conn, person_id, tombstone)
+        result.tombstone = tombstone
+    record_event(conn, "consent.erase", actor, result.tombstone or person_id,
+                 {k: v for k, v in result.to_json().items() if k not in ("wal_truncated", "person_id")})
     result.wal_truncated = compact(conn)
     return result
 
@@ -276,7 +287,7 @@ def _scrub_database_text(conn, person_id: str, pattern) -> int:
                                          " AND name NOT LIKE 'sqlite_%'")]
     with transaction(conn):
         for table in tables:
-            if table in ("people", "schema_migrations"):
+            if table in ("people", "schema_migrations", "erased_ids", "privacy_salt"):
                 continue
             cols = [c[1] for c in conn.execute(f"PRAGMA table_info({table})")]
             where = ""
