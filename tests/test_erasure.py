@@ -179,6 +179,9 @@ def scenario(tmp_path_factory):
     assert records["Barack Obama and Joe Biden.jpg"]["status"] == "released"
     assert records["obama1.jpg"]["status"] == "released"
     assert records["fair.jpg"]["status"] == "review"
+    # `process` given a file in the inbox (a duplicate of obama1.jpg here)
+    shutil.copy(events / "obama1.jpg", root / "inbox" / "Obama at the fair.jpg")
+    invoke(root, "process", root / "inbox" / "Obama at the fair.jpg")
     # the inbox path (watcher, move mode): a hard-linked drop
     outside = base / "outside"
     outside.mkdir()
@@ -426,6 +429,7 @@ def test_a_hard_linked_drop_is_copied_and_the_outside_file_left_alone(scenario, 
 
 # ---------------------------------------------------------------- an id that spells the name
 
+@pytest.mark.slow  # ~25 s: a second forget on a second workspace
 def test_an_id_that_spells_the_name_becomes_a_pseudonymous_tombstone(tmp_path_factory, tmp_path):
     from tests.review_helpers import fresh_copy, template_workspace, write_register
 

@@ -310,6 +310,10 @@ def _scrub_database_text(conn, person_id: str, pattern) -> int:
 
 def _scrub_files(ws, person_id: str, theirs: dict[int, list], pattern, result: ForgetResult) -> None:
     root = ws.root
+    for job_id in list(theirs):  # copies of the same photo received again (duplicates) show them too
+        for (dup,) in ws.db.execute("SELECT d.id FROM jobs d JOIN jobs j ON j.sha256 = d.sha256 AND j.id = ?"
+                                    " WHERE d.id != j.id", (job_id,)).fetchall():
+            theirs.setdefault(dup, theirs[job_id])
     for job_id in sorted(theirs):
         job = ws.db.execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()
         if job is not None and job["original_path"] and (root / job["original_path"]).is_file():
@@ -340,7 +344,43 @@ def _scrub_files(ws, person_id: str, theirs: dict[int, list], pattern, result: F
                     continue
         if pattern is not None and pattern.search(path.name):
             _rename(ws, path, pattern, result)
+    _scrub_inbox(ws, theirs, pattern, result)
     _redraw_previews(ws, theirs)
+
+
+def _scrub_inbox(ws, theirs: dict[int, list], pattern, result: ForgetResult) -> None:
+    """Copies left in the inbox of photos already processed (``pipeline process inbox/`` copies, it
+    does not move) that show them or carry their name go; so does their name in caption files there.
+    Photos not processed yet are left alone: they will be decided with them forgotten."""
+    import hashlib
+
+    inbox = ws.root / "inbox"
+    if not inbox.is_dir():
+        return
+    done: dict[str, set[int]] = {}
+    for sha, job_id in ws.db.execute("SELECT sha256, id FROM jobs WHERE state='done' AND sha256 IS NOT NULL"):
+        done.setdefault(sha, set()).add(job_id)
+    for dirpath, _dirs, files in os.walk(inbox, followlinks=False):
+        for f in files:
+            path = Path(dirpath) / f
+            if path.is_symlink() or not path.is_file():
+                continue
+            rel = str(path.relative_to(ws.root))
+            try:
+                data = path.read_bytes()
+            except OSError:
+                continue
+            if path.suffix.lower() in TEXT_SUFFIXES:
+                text = data.decode("utf-8", errors="replace")
+                new = scrub_text(text, pattern)
+                if new != text:
+                    write_atomic(path, new.encode("utf-8"), mode=path.stat().st_mode & 0o777)
+                    result.files_scrubbed.append(rel)
+                continue
+            ids = done.get(hashlib.sha256(data).hexdigest(), set())
+            if ids and (ids & set(theirs) or bytes_name(data, pattern)):
+                path.unlink()
+                result.files_deleted.append(rel)
 
 
 SKIP_TOP = {"inbox", "pipeline.db", "pipeline.db-wal", "pipeline.db-shm", "pipeline.toml"}
