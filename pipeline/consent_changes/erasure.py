@@ -118,7 +118,10 @@ def name_pattern(names: list[str], given: str | None, family: str | None) -> re.
     if not alts:
         return None
     body = "|".join(sorted(alts, key=len, reverse=True))
-    return re.compile(rf"(?<![^\W\d_])(?:{body})(?![^\W\d_])", re.IGNORECASE)  # letters only: "obama1.jpg" too
+    pattern = re.compile(rf"(?<![^\W\d_])(?:{body})(?![^\W\d_])", re.IGNORECASE)  # letters only: "obama1.jpg" too
+    words = {w for n in [*names, given or "", family or ""] for w in n.split() if len(w) >= 2}
+    _NEEDLES[pattern.pattern] = _needles_for(words)
+    return pattern
 
 
 def scrub_text(text: str, pattern: re.Pattern | None, replacement: str = REMOVED,
@@ -137,9 +140,33 @@ def scrub_text(text: str, pattern: re.Pattern | None, replacement: str = REMOVED
     return pattern.sub(sub, text)
 
 
+_NEEDLES: dict[str, list[bytes]] = {}  # pattern text -> cheap byte strings (filled by name_pattern)
+
+
+def _needles_for(words: set[str]) -> list[bytes]:
+    """Byte strings one of which must occur (ASCII-lowercased) wherever a name can be matched."""
+    out = set()
+    for w in words:
+        head = re.match(r"[A-Za-z]+", w)  # "Zo\u00eb" (JSON-escaped) still starts with "Zo"
+        forms = {w, w.lower(), w.upper(), w.casefold(), w.title(), _fold(w)}
+        if head and len(head.group(0)) >= 2:
+            forms.add(head.group(0))
+        for form in forms:
+            for codec in ("utf-8", "utf-16-le", "utf-16-be", "latin-1"):
+                try:
+                    out.add(form.encode(codec).lower())
+                except UnicodeEncodeError:
+                    pass
+    return sorted(out, key=len)
+
+
 def bytes_name(data: bytes, pattern: re.Pattern | None) -> bool:
     """Whether ``data`` carries the name in any common text encoding (metadata of an image, a document …)."""
     if pattern is None:
+        return False
+    needles = _NEEDLES.get(pattern.pattern)
+    low = data.lower()
+    if needles and not any(n in low for n in needles):
         return False
     for codec in ("utf-8", "utf-16-le", "utf-16-be", "latin-1"):
         if pattern.search(data.decode(codec, errors="ignore")):
@@ -428,7 +455,7 @@ def _rewrite_original(ws, job, boxes: list, result: ForgetResult) -> bool:
         red = ws.config["redaction"]
         image = redact(image.convert("RGB"), list(boxes), style=red["style"], padding=red["padding"])
     buf = io.BytesIO()
-    image.convert("RGB").save(buf, format="PNG")
+    image.convert("RGB").save(buf, format="PNG", compress_level=1)  # lossless; level 1 is ~10x faster
     data = buf.getvalue()
     import hashlib
 
