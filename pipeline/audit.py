@@ -51,6 +51,7 @@ from pipeline.audit_worker import settings_for
 from pipeline.context import RunContext
 from pipeline.executor import LocalExecutor
 from pipeline.jobs import encoding_from_blob
+from processors.face_encode import box_size
 from processors.names import find_full_names
 
 METADATA_KINDS = ("gps", "exif", "xmp", "iptc", "thumbnail")
@@ -249,12 +250,15 @@ def face_findings(faces: list[dict], ctx, channels: list[str]) -> tuple[list[dic
     face would not be kept.
     """
     unknown_action = ctx.ws.config["faces"]["unknown"]
+    uncertain_action = ctx.ws.config["faces"].get("uncertain", "redact")
+    tolerances = ctx.tolerances
     today = ctx.today()
     records, findings = [], []
     for i, face in enumerate(faces):
         encoding = encoding_from_blob(face.get("encoding"))
-        m = ctx.gallery.match(encoding, ctx.tolerances)
-        fd = decide_face(m, ctx.people, channels, today, unknown_action=unknown_action)
+        m = ctx.gallery.match(encoding, tolerances, box_size(face["box"]))
+        fd = decide_face(m, ctx.people, channels, today, unknown_action=unknown_action,
+                         uncertain_action=uncertain_action)
         box = [int(v) for v in face["box"]]
         person = m.person_id
         record = {"index": i, "box": box, "match": m.match, "person": person, "name": _name(ctx, person),

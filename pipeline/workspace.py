@@ -8,6 +8,7 @@ from pathlib import Path
 
 from consent import database
 from consent import schema as consent_schema
+from consent.identification import store as identification_store
 from pipeline import schema as pipeline_schema
 from pipeline.config import Config, default_text, load_config
 
@@ -57,6 +58,7 @@ def open_db(path: Path) -> sqlite3.Connection:
     conn = database.connect(path)
     database.migrate(conn, "consent", consent_schema.MIGRATIONS)
     database.migrate(conn, "pipeline", pipeline_schema.MIGRATIONS)
+    database.migrate(conn, "identification", identification_store.MIGRATIONS)
     return conn
 
 

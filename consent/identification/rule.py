@@ -1,0 +1,76 @@
+"""Apply the calibrated identification rule to one face's distances to every person.
+
+A face is *identified* as its nearest person only when all of these hold:
+
+1. the distance to that person's closest reference photo is within the calibrated threshold
+   (never above ``match_tolerance``);
+2. the runner-up person is at least ``margin`` further away;
+3. the nearest person stands out from the face's distances to everybody else: its cohort score
+   ``(distance - mean of the others) / their standard deviation`` is at most the calibrated one
+   (faces that are near many people at once — small, blurred, generic — are not named);
+4. the face is large enough to tell people apart (``min_size``).
+
+A face within ``threshold + margin`` of a person who is one of a look-alike pair in the register
+(siblings, twins) is never identified: it goes to review, whatever ``[faces] uncertain`` says.
+
+Otherwise it is *uncertain* when within ``review_tolerance`` of someone, else *unknown*.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from consent.identification.calibration import cohort_stats
+
+
+@dataclass(frozen=True)
+class Rule:
+    threshold: float
+    margin: float
+    review: float
+    z_threshold: float | None = None
+    lookalikes: frozenset = field(default_factory=frozenset)   # people in a look-alike pair
+    min_size: int = 0                                          # faces smaller than this are not identified
+
+
+@dataclass(frozen=True)
+class Verdict:
+    match: str                      # identified | uncertain | unknown
+    person_id: str | None
+    distance: float | None
+    candidates: tuple[tuple[str, float], ...]
+    why: str = ""                   # why an otherwise close face was not identified
+    score: float | None = None      # cohort score of the nearest person
+
+
+def judge(distances: dict[str, float], rule: Rule, size: int | None = None) -> Verdict:
+    """The verdict for one face from its closest distance to each person."""
+    if not distances:
+        return Verdict("unknown", None, None, ())
+    ranked = sorted(distances.items(), key=lambda kv: kv[1])
+    best_id, best = ranked[0]
+    runner_up = ranked[1][1] if len(ranked) > 1 else np.inf
+    candidates = tuple((p, d) for p, d in ranked if d <= rule.review)
+    score = None
+    if rule.z_threshold is not None and len(ranked) >= 4:
+        mu, sd = cohort_stats(np.array([d for _, d in ranked]))
+        score = (best - mu) / sd if sd > 0 else 0.0
+    why = ""
+    if best > rule.threshold:
+        why = "not close enough"
+    elif runner_up - best < rule.margin:
+        why = f"too close to {ranked[1][0]} as well"
+    elif score is not None and score > rule.z_threshold:
+        why = "close to too many people at once"
+    elif size is not None and size < rule.min_size:
+        why = "face too small to tell people apart"
+    if best_id in rule.lookalikes and best <= rule.threshold + rule.margin:
+        why = "look-alike"
+    if not why:
+        return Verdict("identified", best_id, best, candidates, "", score)
+    if why == "look-alike":
+        return Verdict("uncertain", best_id, best, candidates or ((best_id, best),), why, score)
+    if best <= rule.review:
+        return Verdict("uncertain", best_id, best, candidates, why, score)
+    return Verdict("unknown", None, best, (), why, score)
