@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from consent.identification.rule import Rule, judge
+from consent.identification.rule import Rule, judge_array
 
 
 @dataclass(frozen=True)
@@ -67,24 +67,31 @@ class Gallery:
         self.encodings = np.asarray(encodings, dtype=np.float64).reshape(-1, 128)
         self.people = sorted(set(person_ids))
         index = {p: i for i, p in enumerate(self.people)}
-        self._owner = np.array([index[p] for p in self.person_ids], dtype=np.int64)
+        owner = np.array([index[p] for p in self.person_ids], dtype=np.int64)
+        # reference photos grouped by person, so each person's closest is one reduceat
+        self._order = np.argsort(owner, kind="stable")
+        self._starts = np.searchsorted(owner[self._order], np.arange(len(self.people)))
+        self._sorted = self.encodings[self._order]
 
     def __len__(self) -> int:
         return len(self.people)
 
     def distances(self, encoding: np.ndarray) -> dict[str, float]:
         """Closest distance to each person (over all of that person's reference photos)."""
+        return {p: float(x) for p, x in zip(self.people, self.person_distances(encoding))}
+
+    def person_distances(self, encoding: np.ndarray) -> np.ndarray:
+        """``out[i]``: closest distance to ``self.people[i]``."""
         if not len(self.person_ids):
-            return {}
-        d = np.linalg.norm(self.encodings - np.asarray(encoding, dtype=np.float64), axis=1)
-        best = np.full(len(self.people), np.inf)
-        np.minimum.at(best, self._owner, d)
-        return {p: float(x) for p, x in zip(self.people, best)}
+            return np.zeros(0)
+        diff = self._sorted - np.asarray(encoding, dtype=np.float64)
+        d = np.sqrt(np.einsum("ij,ij->i", diff, diff))
+        return np.minimum.reduceat(d, self._starts)
 
     def match(self, encoding: np.ndarray | None, tol: Tolerances, size: int | None = None) -> Match:
         if encoding is None:
             return UNKNOWN
-        v = judge(self.distances(encoding), tol.rule(), size)
+        v = judge_array(self.people, self.person_distances(encoding), tol.rule(), size)
         if v.match == "unknown" and v.distance is None:
             return UNKNOWN
         return Match(v.match, v.person_id, v.distance, v.candidates, v.why)

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from consent.identification.calibration import cohort_stats
 
 
 @dataclass(frozen=True)
@@ -46,21 +45,30 @@ class Verdict:
 
 def judge(distances: dict[str, float], rule: Rule, size: int | None = None) -> Verdict:
     """The verdict for one face from its closest distance to each person."""
-    if not distances:
+    people = list(distances)
+    return judge_array(people, np.fromiter(distances.values(), dtype=np.float64, count=len(people)), rule, size)
+
+
+def judge_array(people: list[str], d: np.ndarray, rule: Rule, size: int | None = None) -> Verdict:
+    """:func:`judge` for ``d[i]`` = the face's closest distance to ``people[i]``."""
+    if not len(people):
         return Verdict("unknown", None, None, ())
-    ranked = sorted(distances.items(), key=lambda kv: kv[1])
-    best_id, best = ranked[0]
-    runner_up = ranked[1][1] if len(ranked) > 1 else np.inf
-    candidates = tuple((p, d) for p, d in ranked if d <= rule.review)
+    close = np.nonzero(d <= rule.review)[0]
+    close = close[np.argsort(d[close], kind="stable")]
+    candidates = tuple((people[i], float(d[i])) for i in close)
+    b = int(np.argmin(d))
+    best_id, best = people[b], float(d[b])
+    rest = np.delete(d, b)
+    runner_up = float(rest.min()) if len(rest) else np.inf
     score = None
-    if rule.z_threshold is not None and len(ranked) >= 4:
-        mu, sd = cohort_stats(np.array([d for _, d in ranked]))
+    if rule.z_threshold is not None and len(d) >= 4:
+        mu, sd = float(rest.mean()), float(rest.std(ddof=1))
         score = (best - mu) / sd if sd > 0 else 0.0
     why = ""
     if best > rule.threshold:
         why = "not close enough"
     elif runner_up - best < rule.margin:
-        why = f"too close to {ranked[1][0]} as well"
+        why = f"too close to {people[int(np.argmin(np.where(np.arange(len(d)) == b, np.inf, d)))]} as well"
     elif score is not None and score > rule.z_threshold:
         why = "close to too many people at once"
     elif size is not None and size < rule.min_size:

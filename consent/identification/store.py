@@ -73,5 +73,6 @@ def save(conn: sqlite3.Connection, cal: Calibration) -> None:
                 " threshold, calibrated, detail) VALUES (1,?,?,?,?,?,?,?,?)",
                 (cal.fingerprint, now_iso(), cal.people, cal.pairs, cal.target, cal.threshold, int(cal.calibrated),
                  json.dumps(cal.to_json())))
-    except sqlite3.OperationalError:   # a read-only database: the rule is still computed and applied
-        pass
+    except sqlite3.OperationalError as exc:   # a read-only database: the rule is still computed and applied
+        if "readonly" not in str(exc):
+            raise
