@@ -8,7 +8,7 @@ with a normal model (a straight line through the lowest 1 % of the sorted distan
 normal quantiles: a probit fit) and extrapolated to the chance ``target / N``, N being the number
 of people with reference photos: a face that belongs to nobody in the register meets N people, so
 the chance that it is identified as *anyone* is about ``N × F(t)``. The fit's own uncertainty
-(half-sample spread over random halves of the register) plus a fixed floor is taken off as a
+(twice its spread when the register's people are drawn again with replacement) plus a fixed floor is taken off as a
 safety margin. A second condition bounds the *cohort score* of a face (how many standard
 deviations its nearest person stands out from its distances to everybody else) at the normal
 quantile of the same chance, which guards against faces that are close to many people at once
@@ -32,7 +32,7 @@ MIN_PEOPLE = 30              # fewer people with reference photos: not enough im
 TAIL_FRACTION = 0.01         # the lowest 1 % of impostor distances are fitted ...
 MIN_TAIL_POINTS = 50         # ... and at least this many points
 SAFETY_FLOOR = 0.02          # distance always taken off the fitted threshold
-HALF_SAMPLES = 16            # random halves of the register used to measure the fit's spread
+BOOTSTRAP = 20               # re-drawings of the register's people that measure the fit's spread
 FALLBACK_THRESHOLD = 0.40    # uncalibrated registers: identified only within this distance
 _NORMAL = NormalDist()
 
@@ -155,25 +155,28 @@ def tail_chance(intercept: float, slope: float, value: float) -> float:
     return _NORMAL.cdf((value - intercept) / slope)
 
 
-def _half_spread(owner: np.ndarray, m: np.ndarray, chance: float) -> float:
-    """Standard error of the extrapolated quantile, from fits on random halves of the people."""
+def _bootstrap_spread(owner: np.ndarray, m: np.ndarray, chance: float) -> float:
+    """Standard error of the extrapolated quantile: the register's people drawn again with
+    replacement (a person drawn twice counts twice, never as their own impostor), fitted again."""
     people = m.shape[1]
+    rows = np.repeat(np.arange(len(owner)), people)
+    cols = np.tile(np.arange(people), len(owner))
+    keep = owner[rows] != cols
+    rows, cols = rows[keep], cols[keep]
+    values = m[rows, cols]
     rng = np.random.default_rng(20)
     estimates = []
-    for _ in range(HALF_SAMPLES):
-        keep = np.sort(rng.choice(people, size=people // 2, replace=False))
-        rows = np.isin(owner, keep)
-        remap = {p: i for i, p in enumerate(keep)}
-        sub_owner = np.array([remap[o] for o in owner[rows]])
-        sub = m[rows][:, keep]
-        samples = impostor_samples(sub_owner, sub)
+    for _ in range(BOOTSTRAP):
+        weight = np.bincount(rng.integers(0, people, people), minlength=people)
+        w = weight[owner[rows]] * weight[cols]
+        samples = np.repeat(values, w)
         if len(samples) < MIN_TAIL_POINTS:
             continue
         a, b, _ = fit_lower_tail(samples)
         estimates.append(tail_quantile(a, b, chance))
     if len(estimates) < 2:
         return 0.0
-    return float(np.std(estimates, ddof=1) / math.sqrt(2))
+    return float(np.std(estimates, ddof=1))
 
 
 # ---------------------------------------------------------------- the rule
@@ -211,7 +214,7 @@ def calibrate(person_ids, encodings, *, target: float = 1e-4, match_tolerance: f
     samples = impostor_samples(owner, m)
     a, b, k = fit_lower_tail(samples)
     fitted = tail_quantile(a, b, chance)
-    safety = max(SAFETY_FLOOR, 2 * _half_spread(owner, m, chance))
+    safety = max(SAFETY_FLOOR, 2 * _bootstrap_spread(owner, m, chance))
     threshold = min(match_tolerance, fitted - safety)
 
     # Cohort score: were a face's distances to the people it is not normal around their mean, its
