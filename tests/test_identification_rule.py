@@ -209,3 +209,22 @@ def test_calibration_is_stored_with_its_basis_and_follows_the_reference_photos(t
     assert conn.execute("SELECT people FROM identification_calibration").fetchone()[0] == 39
     third = store.current_calibration(conn, {**cfg, "identification_target": 1e-5})
     assert third.target == 1e-5 and third.threshold < second.threshold
+
+
+def test_enrolment_guard_keeps_one_of_two_photos_that_disagree():
+    """Two photos of one pupil further from each other than from other pupils (a growth spurt, a bad
+    photo): the worse is refused, the other kept, so the pupil is not left without a photo."""
+    pop = Population(seed=9)
+    ids, refs = pop.register(80, refs=(1,))
+    owners = np.asarray(ids)
+    a, b = refs[5], refs[6]                           # P0005's and P0006's only photos
+    x1 = 0.55 * a + 0.45 * pop.photo(pop.people(1)[0])   # X's photos, each nearer to one of them
+    x2 = 0.55 * b + 0.45 * pop.photo(pop.people(1)[0])
+    d_own = np.linalg.norm(x1 - x2)
+    assert np.linalg.norm(x1 - a) < d_own and np.linalg.norm(x2 - b) < d_own
+    reasons, cal = screen(ids, refs, ["X", "X"], np.vstack([x1, x2]), target=1e-4, match_tolerance=0.5, margin=0.06)
+    assert min(np.linalg.norm(x1 - a), np.linalg.norm(x2 - b)) > cal.threshold   # not within anyone's rule
+    assert sum(r is not None for r in reasons) == 1
+    refused = next(r for r in reasons if r)
+    assert refused.startswith(("looks like P0005", "looks like P0006")) and "than to X's others" in refused
+    assert owners[5] == "P0005"

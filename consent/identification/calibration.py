@@ -230,6 +230,10 @@ def calibrate(person_ids, encodings, *, target: float = 1e-4, match_tolerance: f
             f"different people): a face is identified only within {threshold:.3f} of a person "
             f"(closest different people here: {lowest:.3f}), so that at most about {_one_in(target)} faces of "
             "children who are not enrolled would be named as someone.")
+    if threshold < 0.1:
+        note += (" That is too strict to identify anyone: the people of this register are too alike, or too few, "
+                 "to tell apart at this target, so every face is redacted (or held); more reference photos of "
+                 "more pupils make the rule more precise.")
     fit = {"intercept": round(a, 5), "slope": round(b, 5), "tail_points": k, "fitted_threshold": round(fitted, 4),
            "safety": round(safety, 4), "lowest_impostor_distance": round(lowest, 4),
            "impostor_median": round(float(np.median(samples)), 4),
