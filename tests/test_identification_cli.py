@@ -164,3 +164,64 @@ def test_a_mistyped_uncertain_setting_is_refused_in_one_sentence(enrolled):
         assert "Traceback" not in r.output
     finally:
         toml.write_text(saved, encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_a_register_of_thirty_people_or_more_is_calibrated_through_the_cli(tmp_path):
+    """Every face of at least 60 px in the fixture group photos becomes a person of its own (34
+    crops) beside the five fixture people: enough to calibrate. The rule, its basis and the stored
+    row agree; mirrored crops of enrolled people and the events' strangers are never named wrongly."""
+    from processors.face_detect import DetectOptions, detect
+
+    refs = tmp_path / "refs"
+    refs.mkdir()
+    n = 0
+    for src in sorted(fixtures_dir("faces", "groups").glob("*.jpg")):
+        with Image.open(src) as im:
+            im = ImageOps.exif_transpose(im).convert("RGB")
+        for det in detect(__import__("numpy").asarray(im), DetectOptions()):
+            top, right, bottom, left = det.box
+            size = min(bottom - top, right - left)
+            if size < 60:
+                continue
+            pad = size // 2
+            crop = im.crop((max(0, left - pad), max(0, top - pad), min(im.width, right + pad), min(im.height, bottom + pad)))
+            crop = crop.resize((crop.width * 2, crop.height * 2)) if min(crop.size) < 200 else crop
+            n += 1
+            crop.save(refs / f"S{n:03d}.jpg", quality=95)
+    assert n >= 30
+    for folder in fixtures_dir("faces", "enrol").iterdir():
+        shutil.copytree(folder, refs / folder.name)
+    root = new_workspace(tmp_path, [f"S{i:03d},Given,Family,Y3,pupil,yes,no,yes,no,,no" for i in range(1, n + 1)])
+    r = cli(root, "consent", "enrol", refs, "--json", expect=None)
+    report = json.loads(r.stdout)
+    enrolled = {e["person_id"] for e in report["enrolled"]}
+    assert len(enrolled) >= 30
+
+    out = json.loads(cli(root, "consent", "check", "--json").stdout)
+    cal = out["calibration"]
+    assert cal["calibrated"] is True and cal["method"].startswith("probit fit")
+    assert cal["people"] == len(enrolled) and cal["pairs"] == cal["references"] * (cal["people"] - 1)
+    assert 0.0 <= cal["threshold_used"] <= 0.5 and cal["z_threshold"] < -4
+    assert cal["fit"]["lowest_impostor_distance"] > 0.2
+    if cal["threshold_used"] < 0.1:
+        assert "too strict to identify anyone" in cal["note"]
+    assert "Calibrated on" in cli(root, "consent", "check").stdout
+
+    probes = tmp_path / "probes"
+    probes.mkdir()
+    for f in sorted(refs.glob("S*.jpg"))[:12]:
+        with Image.open(f) as im:
+            ImageOps.mirror(im.convert("RGB")).save(probes / f"mirror-{f.name}", quality=92)
+    shutil.copy(fixtures_dir("faces", "events") / "obama_and_biden.jpg", probes / "obama_and_biden.jpg")
+    records = json_lines(cli(root, "process", probes, "--json").stdout)
+    for rec in records:
+        name = Path(rec["source"]).name
+        for face in rec["faces"]:
+            if face["match"] != "identified":
+                continue
+            if name.startswith("mirror-"):
+                assert face["person"] == name[len("mirror-"):-len(".jpg")], (name, face)
+            else:
+                assert face["person"] in {"obama", "biden"}, (name, face)   # never the stranger
+        assert rec["status"] in ("released", "review")
