@@ -123,9 +123,10 @@ def cohort_stats(distances: np.ndarray) -> tuple[float, float]:
 def fit_lower_tail(samples: np.ndarray) -> tuple[float, float, int]:
     """``(intercept, slope, points)`` of the probit line through the lowest tail of ``samples``:
     sample ≈ intercept + slope × Φ⁻¹(p)."""
-    s = np.sort(np.asarray(samples, dtype=np.float64))
-    n = len(s)
+    samples = np.asarray(samples, dtype=np.float64)
+    n = len(samples)
     k = min(n, max(MIN_TAIL_POINTS, int(math.ceil(TAIL_FRACTION * n))))
+    s = np.sort(np.partition(samples, k - 1)[:k]) if k < n else np.sort(samples)
     p = (np.arange(1, k + 1) - 0.5) / n
     z = np.array([_NORMAL.inv_cdf(float(x)) for x in p])
     slope, intercept = _theil_sen(z, s[:k])
@@ -191,7 +192,7 @@ def fingerprint(reference_keys, target: float, match_tolerance: float, margin: f
 
 
 def calibrate(person_ids, encodings, *, target: float = 1e-4, match_tolerance: float = 0.5,
-              margin: float = 0.06, fingerprint: str = "") -> Calibration:
+              margin: float = 0.06, basis: str = "") -> Calibration:
     """The identification rule for a register whose reference photos are ``encodings`` (one row per
     photo, ``person_ids`` naming the person of each)."""
     enc = np.asarray(encodings, dtype=np.float64).reshape(-1, 128)
@@ -208,7 +209,7 @@ def calibrate(person_ids, encodings, *, target: float = 1e-4, match_tolerance: f
                   f"photos (at least {MIN_PEOPLE} are needed to measure how alike different pupils are); "
                   f"faces are identified only within {threshold:.2f}, and the chance of naming a stranger "
                   "is not measured."),
-            fingerprint=fingerprint, lookalike_pairs=closest_pairs(people, owner, m, threshold + margin))
+            fingerprint=basis, lookalike_pairs=closest_pairs(people, owner, m, threshold + margin))
 
     chance = target / n_people
     samples = impostor_samples(owner, m)
@@ -241,7 +242,7 @@ def calibrate(person_ids, encodings, *, target: float = 1e-4, match_tolerance: f
     return Calibration(threshold=float(threshold), margin=margin, z_threshold=float(z_threshold), target=target,
                        people=n_people, references=n_refs, pairs=pairs, calibrated=True,
                        expected_false_rate=float(expected), method=method, note=note,
-                       fingerprint=fingerprint, fit=fit,
+                       fingerprint=basis, fit=fit,
                        lookalike_pairs=closest_pairs(people, owner, m, threshold + margin))
 
 

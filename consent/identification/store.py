@@ -55,7 +55,7 @@ def current_calibration(conn: sqlite3.Connection, faces_cfg: dict, *, encodings=
     if stored is not None and stored[0].fingerprint == fp:
         return stored[0]
     ids, matrix = encodings if encodings is not None else load_reference_encodings(conn)
-    cal = calibrate(ids, matrix, target=target, match_tolerance=tolerance, margin=margin, fingerprint=fp)
+    cal = calibrate(ids, matrix, target=target, match_tolerance=tolerance, margin=margin, basis=fp)
     save(conn, cal)
     return cal
 
