@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import date
 
 import numpy as np
-import pytest
 
 from consent.identification.calibration import MIN_PEOPLE, calibrate
 from consent.identification.guard import screen

@@ -112,12 +112,6 @@ def impostor_samples(owner: np.ndarray, m: np.ndarray) -> np.ndarray:
     return m[mask]
 
 
-def cohort_stats(distances: np.ndarray) -> tuple[float, float]:
-    """Mean and standard deviation of a face's distances to everyone but its nearest person."""
-    rest = np.sort(np.asarray(distances, dtype=np.float64))[1:]
-    return float(rest.mean()), float(rest.std(ddof=1)) if len(rest) > 1 else 0.0
-
-
 # ---------------------------------------------------------------- tail model
 
 def fit_lower_tail(samples: np.ndarray) -> tuple[float, float, int]:

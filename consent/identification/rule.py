@@ -8,7 +8,9 @@ A face is *identified* as its nearest person only when all of these hold:
 3. the nearest person stands out from the face's distances to everybody else: its cohort score
    ``(distance - mean of the others) / their standard deviation`` is at most the calibrated one
    (faces that are near many people at once — small, blurred, generic — are not named);
-4. the face is large enough to tell people apart (``min_size``).
+4. the face is large enough to tell people apart (``min_size``; 0 by default: a size gate was
+   measured in ``benchmarks/identification.py`` and lost far more true identifications than it
+   saved false ones, so only ``min_recognisable_size`` applies).
 
 A face within ``threshold + margin`` of a person who is one of a look-alike pair in the register
 (siblings, twins) is never identified: it goes to review, whatever ``[faces] uncertain`` says.
@@ -20,7 +22,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-
 
 
 @dataclass(frozen=True)
