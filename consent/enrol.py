@@ -23,7 +23,8 @@ import numpy as np
 from PIL import Image
 
 from consent.database import now_iso, transaction
-from consent.register import record_event
+from consent.identification.guard import screen
+from consent.register import load_reference_encodings, record_event
 from processors.decode import RejectedImage, decode_image
 from processors.face_detect import DetectOptions, detect
 from processors.face_encode import box_size, encode_detection
@@ -198,8 +199,12 @@ def reference_encoding(photo: DecodedPhoto, min_face_size: int) -> tuple[list[in
 # ---------------------------------------------------------------- enrolling
 
 def enrol_directory(conn, directory: str | Path, *, actor: str, min_face_size: int = 40,
-                    max_edge: int = MAX_EDGE) -> EnrolReport:
-    """Enrol every reference photo under ``directory``; see the module docstring for the layouts."""
+                    max_edge: int = MAX_EDGE, faces_cfg: dict | None = None) -> EnrolReport:
+    """Enrol every reference photo under ``directory``; see the module docstring for the layouts.
+
+    New photos pass the enrolment guard (:mod:`consent.identification.guard`): one that looks like
+    another person is refused. ``faces_cfg`` is the ``[faces]`` configuration (the rule's settings).
+    """
     directory = Path(directory)
     rows = conn.execute("SELECT person_id, forgotten_at, biometric FROM people").fetchall()
     active = {r[0] for r in rows if r[1] is None}
@@ -223,6 +228,7 @@ def enrol_directory(conn, directory: str | Path, *, actor: str, min_face_size: i
 
     new_rows: list[tuple] = []
     added: dict[str, list[str]] = {}
+    names_of: dict[str, str] = {}   # sha -> file name as reported
     for path, pid in photos:
         name = rel(path)
         if pid in forgotten:
@@ -254,7 +260,11 @@ def enrol_directory(conn, directory: str | Path, *, actor: str, min_face_size: i
         owners.setdefault(sha, set()).add(pid)
         new_rows.append((pid, display(path.name), sha, json.dumps(box), np.asarray(encoding, dtype="<f8").tobytes()))
         added.setdefault(pid, []).append(sha)
+        names_of[sha] = name
         report.enrolled.append((name, pid))
+
+    if new_rows:
+        _guard(conn, new_rows, report, added, names_of, faces_cfg or {})
 
     at = now_iso()
     with transaction(conn):
@@ -278,3 +288,25 @@ def enrol_directory(conn, directory: str | Path, *, actor: str, min_face_size: i
             "refused": len(report.refused)}, at=at)
     report.refused.sort()
     return report
+
+
+def _guard(conn, new_rows: list[tuple], report: EnrolReport, added: dict[str, list[str]],
+           names_of: dict[str, str], faces_cfg: dict) -> None:
+    """Drop (in place) the new photos the enrolment guard refuses, with the reason in ``report``."""
+    ids, existing = load_reference_encodings(conn)
+    new = np.vstack([np.frombuffer(r[4], dtype="<f8") for r in new_rows])
+    reasons, _ = screen(ids, existing, [r[0] for r in new_rows], new,
+                        target=float(faces_cfg.get("identification_target", 1e-4)),
+                        match_tolerance=float(faces_cfg.get("match_tolerance", 0.5)),
+                        margin=float(faces_cfg.get("margin", 0.06)))
+    refused = {(r[0], r[2]): why for r, why in zip(new_rows, reasons) if why}
+    if not refused:
+        return
+    for (pid, sha), why in refused.items():
+        added[pid].remove(sha)
+        if not added[pid]:
+            del added[pid]
+        name = names_of[sha]
+        report.enrolled.remove((name, pid))
+        report.refused.append((name, why))
+    new_rows[:] = [r for r in new_rows if (r[0], r[2]) not in refused]

@@ -53,6 +53,7 @@ from pipeline.audit.worker import settings_for
 from pipeline.context import RunContext
 from pipeline.batch.executor import LocalExecutor
 from pipeline.jobs import encoding_from_blob
+from processors.face_encode import box_size
 from processors.gate import display
 from processors.names import find_full_names
 
@@ -258,13 +259,16 @@ def face_findings(faces: list[dict], ctx, channels: list[str], *, size: tuple[in
     and channel where the face would not be kept.
     """
     unknown_action = ctx.ws.config["faces"]["unknown"]
+    uncertain_action = ctx.ws.config["faces"].get("uncertain", "redact")
+    tolerances = ctx.tolerances
     today = ctx.today()
     records, findings = [], []
     for i, face in enumerate(faces):
         encoding = encoding_from_blob(face.get("encoding"))
-        m = ctx.gallery.match(encoding, ctx.tolerances)
+        m = ctx.gallery.match(encoding, tolerances, box_size(face["box"]))
         who_confirmed = (confirmed or {}).get(i)
-        fd = decide_face(m, ctx.people, channels, today, unknown_action=unknown_action, confirmed=who_confirmed)
+        fd = decide_face(m, ctx.people, channels, today, unknown_action=unknown_action,
+                         uncertain_action=uncertain_action, confirmed=who_confirmed)
         box = [int(v) for v in face["box"]]
         person = who_confirmed or m.person_id
         record = {"index": i, "box": box, "match": m.match, "person": person, "name": _name(ctx, person),

@@ -1,4 +1,4 @@
-"""`pipeline consent …`: import, enrol, set, list, show, forget."""
+"""`pipeline consent …`: import, enrol, set, list, show, forget, check."""
 from __future__ import annotations
 
 import sys
@@ -8,6 +8,7 @@ import click
 
 from consent import lifecycle, register
 from consent.enrol import enrol_directory
+from consent.identification.store import recalibrate
 from consent.register import Person, RegisterError
 from pipeline.cli.common import actor_name, json_option, print_json, workspace_option
 
@@ -90,7 +91,9 @@ def enrol(ws, directory, as_json):
     Exit code 1 when some photos were refused (the others are enrolled).
     """
     report = enrol_directory(ws.db, directory, actor=actor_name(),
-                             min_face_size=ws.config["faces"]["min_recognisable_size"])
+                             min_face_size=ws.config["faces"]["min_recognisable_size"],
+                             faces_cfg=ws.config["faces"])
+    recalibrate(ws.db, ws.config["faces"])   # the identification rule follows the reference photos
     # (review issue) new reference photos can make a face shown in a released image a possible match
     # for someone else (e.g. a never-publish child enrolled late): check every released image again.
     changes = _propagate(ws, None, "consent enrol") if report.enrolled else None
@@ -328,6 +331,25 @@ def restore(ws, person, reason):
     p = lifecycle.restore_person(ws.db, person, reason=reason, actor=actor_name())
     click.echo(f"{p.person_id} is back in the register with no name, no consent and no biometric consent; "
                "import the register (or use 'pipeline consent set') to fill them in.")
+
+
+# ---------------------------------------------------------------- check (issue 20)
+
+@consent.command()
+@json_option
+@workspace_option
+def check(ws, as_json):
+    """Check the register can tell its people apart: the calibrated identification rule and its
+    basis, pupils with too few, old, alike or misleading reference photos, look-alike pairs, and
+    people with consent but no reference photo."""
+    from consent.identification.check import check_register
+
+    result = check_register(ws.db, ws.config["faces"], ws.config.channels, date.today())
+    if as_json:
+        print_json(result.to_json())
+        return
+    for line in result.lines():
+        click.echo(line)
 
 
 # ---------------------------------------------------------------- expire (review issue)

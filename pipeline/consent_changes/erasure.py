@@ -191,6 +191,11 @@ def forget_everywhere(ws, person_id: str, *, actor: str) -> ForgetResult:
     radius = max(RADIUS, float(ws.config["faces"]["review_tolerance"]))
 
     register.forget_person(conn, person_id, actor=actor)
+    # The stored identification rule names people (look-alike pairs): compute it again without them
+    # before the database is compacted.
+    from consent.identification.store import recalibrate
+
+    recalibrate(conn, ws.config["faces"])
     result.report = propagate(ws, [person_id], cause="consent forget", actor=actor, forgotten=named)
 
     from pipeline.consent_changes.rerender import render_lock
