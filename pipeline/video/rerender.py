@@ -30,8 +30,15 @@ def stored_clip(ws, job, faces: list[dict]) -> tuple[Path, ClipAnalysis]:
     """The original's path and an analysis rebuilt from the record, with ``faces``' decisions."""
     rel = job["original_path"]
     original = ws.root / rel if rel else None
+    if original is not None and original.is_symlink():
+        raise ClipUnavailable(f"the kept original of clip {job['id']} was replaced by a link to another file")
     if original is None or not original.is_file():
         raise ClipUnavailable(f"the original of clip {job['id']} is no longer kept")
+    expected = (job["original_sha256"] if "original_sha256" in job.keys() and job["original_sha256"]
+                else job["sha256"])
+    if expected is None or _sha256(original) != expected:
+        raise ClipUnavailable(f"the kept original of clip {job['id']} is not the clip that was processed "
+                              "(its content changed afterwards)")
     limits, vcfg = ws.config["limits"], ws.config["video"]
     try:
         info = probe_clip(original, max_seconds=max(float(vcfg["max_seconds"]), 3600.0),
@@ -59,3 +66,13 @@ def rerender_clip(ws, job, faces: list[dict], channels: list[str], stem: str, ca
         raise ClipUnavailable(f"the original of clip {job['id']} can no longer be read ({exc.reason})") from None
     except Exception as exc:  # fail safe: the caller retracts (or keeps held) what it cannot render
         raise ClipUnavailable(f"clip {job['id']} could not be rendered again ({exc})") from None
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
