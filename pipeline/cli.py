@@ -45,7 +45,7 @@ def init(directory):
 
 
 def _register_commands() -> None:
-    from pipeline import cli_audit, cli_consent, cli_process, cli_pull, cli_review, cli_watch
+    from pipeline import cli_audit, cli_console, cli_consent, cli_process, cli_pull, cli_review, cli_watch
 
     main.add_command(cli_consent.consent)
     main.add_command(cli_process.process)
@@ -54,6 +54,8 @@ def _register_commands() -> None:
     main.add_command(cli_review.review)
     main.add_command(cli_pull.pull)
     main.add_command(cli_audit.audit)
+    main.add_command(cli_console.users)
+    main.add_command(cli_console.serve)
 
 
 _register_commands()

@@ -1,0 +1,115 @@
+"""/review: held photos, the faces in question, and the safeguarding lead's decisions (pipeline.review)."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, g, render_template, request, url_for
+
+from consent.reference_photos import people_with_photos, reference_photo
+from console.views._common import done, private_image
+from pipeline import review as rv
+from pipeline.context import RunContext
+from pipeline.errors import UserError
+from pipeline.rerender import OriginalMissing
+
+bp = Blueprint("review", __name__)
+
+
+@bp.get("/review")
+def queue():
+    ctx = RunContext(g.ws)
+    items = rv.held_images(g.ws, ctx)
+    for item in items:
+        item["faces"].sort(key=lambda f: (not f["needs_review"], f["face"]))
+        item["in_question"] = [f for f in item["faces"] if f["needs_review"]]
+        item["settled"] = [f for f in item["faces"] if not f["needs_review"]]
+    people = rv.register_choices(g.ws, ctx)
+    groups = {pid: p.group for pid, p in ctx.people.items()}
+    return render_template("review.html", items=items, people=people, groups=groups,
+                           with_photo=people_with_photos(g.ws.db))
+
+
+@bp.get("/review/<int:job_id>/preview.jpg")
+def preview(job_id: int):
+    try:
+        return private_image(rv.preview_bytes(g.ws, job_id))
+    except UserError:
+        abort(404)
+
+
+@bp.get("/review/<int:job_id>/face/<int:n>.jpg")
+def face(job_id: int, n: int):
+    try:
+        return private_image(rv.face_crop(g.ws, job_id, n))
+    except (UserError, OriginalMissing):
+        abort(404)
+
+
+@bp.get("/review/reference/<person>.jpg")
+def reference(person: str):
+    data = reference_photo(g.ws.db, person)
+    if data is None:
+        abort(404)
+    return private_image(data)
+
+
+def _back(job_id: int | None = None) -> str:
+    return url_for("review.queue") + (f"#image-{job_id}" if job_id else "")
+
+
+@bp.post("/review/<int:job_id>/face/<int:n>")
+def identify(job_id: int, n: int):
+    person = (request.form.get("person") or "").strip()
+    if request.form.get("unknown"):
+        person = rv.UNKNOWN
+    if not person:
+        return done(f"Photo {job_id}: choose who face {n} is first (or 'Not in the register').", _back(job_id), ok=False)
+    person = person.split(" ", 1)[0]  # "P001 — Amelia Hart (Y4)" as picked from the list
+    try:
+        r = rv.identify(g.ws, job_id, n, person, actor=g.user.name)
+    except UserError as exc:
+        return done(str(exc), _back(job_id), ok=False)
+    if r["status"] == "blocked":
+        return done(f"Photo {job_id} is now blocked: {r['reason']}.", _back())
+    who = "not in the register" if person == rv.UNKNOWN else person
+    return done(f"Photo {job_id}: face {n} recorded as {who}. It stays held until you release or block it.",
+                _back(job_id))
+
+
+@bp.post("/review/<int:job_id>/face/<int:n>/undo")
+def undo(job_id: int, n: int):
+    try:
+        rv.undo_identify(g.ws, job_id, n, actor=g.user.name)
+    except UserError as exc:
+        return done(str(exc), _back(job_id), ok=False)
+    return done(f"Photo {job_id}: face {n} is no longer identified; decide it again.", _back(job_id))
+
+
+def _confirmed_reason(job_id: int, what: str):
+    reason = (request.form.get("reason") or "").strip()
+    if request.form.get("confirm") != "yes" or not reason:
+        return None, done(f"Photo {job_id} was not {what}: tick the box to confirm and give a reason.",
+                          _back(job_id), ok=False)
+    return reason[:500], None
+
+
+@bp.post("/review/<int:job_id>/release")
+def release(job_id: int):
+    reason, refused = _confirmed_reason(job_id, "released")
+    if refused:
+        return refused
+    try:
+        r = rv.release(g.ws, job_id, actor=g.user.name, note=reason)
+    except UserError as exc:
+        return done(str(exc), _back(job_id), ok=False)
+    return done(f"Photo {job_id} released ({r['reason']}).", _back())
+
+
+@bp.post("/review/<int:job_id>/block")
+def block(job_id: int):
+    reason, refused = _confirmed_reason(job_id, "blocked")
+    if refused:
+        return refused
+    try:
+        rv.block(g.ws, job_id, actor=g.user.name, note=reason)
+    except UserError as exc:
+        return done(str(exc), _back(job_id), ok=False)
+    return done(f"Photo {job_id} blocked: nothing from it will be released.", _back())
