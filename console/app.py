@@ -69,7 +69,6 @@ def create_app(root: Path | str, *, secure_cookies: bool = False) -> Flask:
         MAX_CONTENT_LENGTH=int(max_mb * 1024 * 1024 * 4) + 1024 * 1024,  # a few files per upload
         SEND_FILE_MAX_AGE_DEFAULT=3600,
     )
-    CSRFProtect(app)
     logins = LoginManager(app)
     logins.session_protection = None  # the session is checked server-side on every request instead
 
@@ -98,6 +97,8 @@ def create_app(root: Path | str, *, secure_cookies: bool = False) -> Flask:
         if g.user is None:
             return _unauthenticated(endpoint)
         abort(403)
+
+    CSRFProtect(app)  # after the gate: who may not use a route is refused before the form is looked at
 
     def _unauthenticated(endpoint):
         if endpoint in access.FILES or request.method != "GET":
@@ -153,6 +154,12 @@ def create_app(root: Path | str, *, secure_cookies: bool = False) -> Flask:
     def _missing(exc):
         return render_template("error.html", title="Not found",
                                message="There is nothing here (it may have been decided or removed already)."), 404
+
+    @app.errorhandler(500)
+    def _broken(exc):
+        return render_template("error.html", title="Something went wrong",
+                               message="The console could not do that. Nothing was decided; try again, and if it "
+                                       "happens again tell the person who runs the console."), 500
 
     @app.errorhandler(413)
     def _too_big(exc):

@@ -7,9 +7,7 @@ from datetime import date
 import click
 
 from consent import register
-from consent.enrol import enrol_directory
 from consent.register import Person, RegisterError
-from consent.register_import import import_register
 from pipeline.cli_common import actor_name, json_option, print_json, workspace_option
 
 
@@ -31,8 +29,9 @@ def import_cmd(ws, csv_file, as_json):
     Channel columns are yes/no; expires is YYYY-MM-DD or empty. People already in the register are
     updated; people not in the file are left unchanged.
     """
-    summary = import_register(ws.db, csv_file, ws.config.channels, actor=actor_name())
-    report = _propagate(ws, summary.updated, "consent import")  # (review issue) reach released images
+    from pipeline.register_actions import import_csv
+
+    summary, report = import_csv(ws, csv_file, actor=actor_name())  # (review issue) reaches released images
     if as_json:
         print_json({**summary.to_json(), "propagation": report.to_json()})
         return
@@ -68,11 +67,11 @@ def enrol(ws, directory, as_json):
 
     Exit code 1 when some photos were refused (the others are enrolled).
     """
-    report = enrol_directory(ws.db, directory, actor=actor_name(),
-                             min_face_size=ws.config["faces"]["min_recognisable_size"])
+    from pipeline.register_actions import enrol_photos
+
     # (review issue) new reference photos can make a face shown in a released image a possible match
-    # for someone else (e.g. a never-publish child enrolled late): check every released image again.
-    changes = _propagate(ws, None, "consent enrol") if report.enrolled else None
+    # for someone else (e.g. a never-publish child enrolled late): every released image is checked again.
+    report, changes = enrol_photos(ws, directory, actor=actor_name())
     if as_json:
         print_json({**report.to_json(), **({"propagation": changes.to_json()} if changes else {})})
     else:
@@ -117,11 +116,11 @@ def set_cmd(ws, person, channel, status, expires, reason, as_json):
     """Set one person's consent on one channel."""
     clear = expires is not None and expires.strip().lower() in ("none", "")
     when = None if expires is None or clear else _parse_cli_date(expires.strip())
-    updated = register.set_consent(
-        ws.db, person, channel, status, expires=when, clear_expires=clear,
-        reason=reason or "set with 'pipeline consent set'", actor=actor_name(), channels=ws.config.channels)
+    from pipeline.register_actions import change_consent
+
+    updated, report = change_consent(ws, person, channel, status, expires=when, clear_expires=clear,
+                                     reason=reason or "set with 'pipeline consent set'", actor=actor_name())
     today = date.today()
-    report = _propagate(ws, [person], "consent set")  # (review issue) reach released images
     if as_json:
         print_json({**_person_json(updated, ws.config.channels, today, None), "propagation": report.to_json()})
         return
@@ -249,12 +248,11 @@ def forget(ws, person, yes):
                                 "(no one is at the keyboard to answer the question).")
         click.confirm(f"Forget {person} ({p.display_name})? This erases their name and reference photos "
                       "and cannot be undone", abort=True)
-    from processors.names import NamedPerson
+    from pipeline.register_actions import forget as forget_person
 
-    named = [NamedPerson(p.person_id, p.given_name or "", p.family_name or "")] if p.given_name and p.family_name else []
-    register.forget_person(ws.db, person, actor=actor_name())
+    report = forget_person(ws, person, actor=actor_name())
     click.echo(f"{person} forgotten: name and reference photos erased; the history keeps only the id.")
-    _echo_report(_propagate(ws, [person], "consent forget", forgotten=named))
+    _echo_report(report)
 
 
 # ---------------------------------------------------------------- expire (review issue)

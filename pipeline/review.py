@@ -114,7 +114,7 @@ def _status(work: list[dict], ctx, ws) -> tuple[str, str]:
 def _on_release_text(status: str, summary: str, work, ctx) -> str:
     if status == "blocked":
         return "cannot be released: " + summary
-    pending = [w["idx"] for w in work if "review" in w["decisions"].values()]
+    pending = [w["idx"] + 1 for w in work if "review" in w["decisions"].values()]
     text = summarise([FaceDecision(_settled(w)[0], _settled(w)[1]) for w in work], ctx.channels)
     if pending:
         text += f"; face {', '.join(map(str, pending))} not confirmed: stays redacted everywhere"
@@ -269,7 +269,7 @@ def _release(ws, job_id: int, *, actor: str, ctx: RunContext | None, note: str |
     work = redecided(stored, ctx)
     blocking = [w for w in work if "block" in w["decisions"].values()]
     if blocking:
-        which = ", ".join(str(w["idx"]) for w in blocking)
+        which = ", ".join(str(w["idx"] + 1) for w in blocking)
         raise UserError(
             f"Image {job_id} was not released: face {which} may be a person who must never be published "
             f"({'; '.join(sorted({w['reasons'][ctx.channels[0]] for w in blocking}))}). Block it with "
