@@ -12,27 +12,16 @@ from pathlib import Path
 
 from flask import Flask, Response, abort, g, redirect, render_template, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
-from flask_login import LoginManager, UserMixin, current_user
+from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from console import access
 from console.accounts import ensure_schema
-from console.signin import secret_key, session_account
+from console.signin import SignedIn, secret_key, session_account
 from pipeline.workspace import open_workspace
 
 CSP = ("default-src 'none'; img-src 'self'; style-src 'self'; script-src 'self'; connect-src 'self'; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-
-
-class SignedIn(UserMixin):
-    """The signed-in person for Flask-Login: their account and their session token (the login id)."""
-
-    def __init__(self, account, token: str):
-        self.account, self.token = account, token
-        self.name, self.role = account.name, account.role
-
-    def get_id(self) -> str:
-        return self.token
 
 
 class _SessionInterface(SecureCookieSessionInterface):
@@ -131,7 +120,7 @@ def create_app(root: Path | str, *, secure_cookies: bool = False) -> Flask:
         role = user.role if user else None
         takedowns = []
         if role and access.allowed("takedowns.list", role) and g.get("ws") is not None:
-            from pipeline.propagate import list_takedowns
+            from pipeline.consent_changes.propagate import list_takedowns
 
             takedowns = list_takedowns(g.ws)
         return {"user": user, "can": lambda endpoint: access.allowed(endpoint, role),

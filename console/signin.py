@@ -15,6 +15,8 @@ import hashlib
 import secrets
 import time
 
+from flask_login import UserMixin
+
 from consent.database import now_iso, transaction
 from consent.register import record_event
 from console.accounts import Account, ensure_schema, user_by_id, verify_password
@@ -121,5 +123,16 @@ def secret_key(conn) -> bytes:
         return bytes(row[0])
 
 
-__all__ = ["ACCOUNT_FAILURES", "CLIENT_FAILURES", "LOCK_SECONDS", "FAILED", "locked", "sign_in",
+class SignedIn(UserMixin):
+    """The signed-in person for Flask-Login: their account and their session token (the login id)."""
+
+    def __init__(self, account, token: str):
+        self.account, self.token = account, token
+        self.name, self.role = account.name, account.role
+
+    def get_id(self) -> str:
+        return self.token
+
+
+__all__ = ["SignedIn", "ACCOUNT_FAILURES", "CLIENT_FAILURES", "LOCK_SECONDS", "FAILED", "locked", "sign_in",
            "session_account", "sign_out", "secret_key"]

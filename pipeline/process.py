@@ -24,7 +24,7 @@ from consent.database import transaction
 from pipeline import jobs
 from pipeline.analyse import Analysis, analyse
 from pipeline.captions import channel_captions, read_sidecar
-from pipeline.cli_common import actor_name
+from pipeline.actor import actor_name
 from pipeline.context import RunContext
 from pipeline.render import render_channels, render_preview, write_channels, write_preview
 from processors.output import write_atomic

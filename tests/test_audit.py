@@ -381,7 +381,7 @@ def test_released_folder_audits_clean(audited, tmp_path):
 
 def test_opens_nothing_for_writing_and_follows_no_link(workspace, tmp_path, monkeypatch):
     """Every open of the audit is read-only; pipes are never opened; links are never followed."""
-    from pipeline.audit import Auditor
+    from pipeline.audit.run import Auditor
 
     outside = tmp_path / "outside"
     outside.mkdir()
@@ -447,7 +447,7 @@ def _register_ctx(unknown="blur"):
 
 
 def test_face_findings_follow_the_release_decisions():
-    from pipeline.audit import face_findings as decide
+    from pipeline.audit.run import face_findings as decide
     from pipeline.jobs import encoding_blob
 
     ctx = _register_ctx(unknown="review")
@@ -488,7 +488,7 @@ def test_face_findings_follow_the_release_decisions():
     ("Amelia's drawing.jpg", None, None),
 ])
 def test_full_names_in_paths(rel, person, where):
-    from pipeline.audit import filename_texts, name_findings
+    from pipeline.audit.run import filename_texts, name_findings
 
     found = name_findings("full_name_in_filename", filename_texts(rel), _register_ctx(), ["website"])
     assert [(f["person"], f["source"]) for f in found] == ([(person, where)] if person else [])
@@ -497,7 +497,7 @@ def test_full_names_in_paths(rel, person, where):
 def test_parallel_bounded_ordered_and_each_content_analysed_once(workspace, tmp_path):
     """Small photos, some duplicated: results come back in walk order, at most a few files are in
     flight, duplicates are analysed once, and a second audit analyses nothing."""
-    from pipeline.audit import Auditor
+    from pipeline.audit.run import Auditor
     from pipeline.workspace import open_workspace
 
     rng = np.random.default_rng(7)

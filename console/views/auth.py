@@ -5,7 +5,7 @@ from flask import Blueprint, Response, g, redirect, render_template, request, se
 from flask_login import login_user, logout_user
 
 from console import access
-from console.signin import FAILED, sign_in, sign_out
+from console.signin import FAILED, SignedIn, sign_in, sign_out
 
 bp = Blueprint("auth", __name__)
 
@@ -33,8 +33,6 @@ def login():
         return render_template("login.html", next=_safe_next(request.form.get("next")) or "",
                                error=FAILED, username=name), 401
     account, token = result
-    from console.app import SignedIn
-
     session.clear()  # a fresh session (and CSRF token) after signing in
     login_user(SignedIn(account, token), remember=False)
     target = _safe_next(request.form.get("next")) or url_for(access.HOME[account.role])

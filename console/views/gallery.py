@@ -4,9 +4,9 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, g, redirect, render_template, request, url_for
 
 from console.views._common import done
-from pipeline import gallery
+from pipeline.delivery import gallery
 from pipeline.errors import UserError
-from pipeline.propagate import list_takedowns
+from pipeline.consent_changes.propagate import list_takedowns
 
 bp = Blueprint("gallery", __name__)
 

@@ -10,7 +10,7 @@ from consent import register as reg
 from consent.reference_photos import people_with_photos
 from consent.register import RegisterError
 from console.views._common import done
-from pipeline import register_actions as actions
+from pipeline.consent_changes import register_actions as actions
 from pipeline.errors import UserError
 
 bp = Blueprint("register", __name__)

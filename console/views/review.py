@@ -5,10 +5,10 @@ from flask import Blueprint, abort, g, render_template, request, url_for
 
 from consent.reference_photos import people_with_photos, reference_photo
 from console.views._common import done, private_image
-from pipeline import review as rv
+from pipeline.review import queue as rv
 from pipeline.context import RunContext
 from pipeline.errors import UserError
-from pipeline.rerender import OriginalMissing
+from pipeline.consent_changes.rerender import OriginalMissing
 
 bp = Blueprint("review", __name__)
 

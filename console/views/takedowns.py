@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, g, render_template, url_for
 
 from console.views._common import done
-from pipeline.propagate import list_takedowns, mark_takedown_done
+from pipeline.consent_changes.propagate import list_takedowns, mark_takedown_done
 
 bp = Blueprint("takedowns", __name__)
 

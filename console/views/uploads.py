@@ -5,7 +5,7 @@ from flask import Blueprint, g, jsonify, render_template, request, url_for
 
 from console.views._common import done
 from pipeline.errors import UserError
-from pipeline.uploads import save_upload, uploads_of
+from pipeline.intake.uploads import save_upload, uploads_of
 
 bp = Blueprint("uploads", __name__)
 
