@@ -36,6 +36,7 @@ ROUTES: dict[str, object] = {
     "review.undo": _FACES,
     "review.release": _FACES,
     "review.block": _REVIEW_VIEW,            # blocking is always safe
+    "review.retract": _FACES,                # taking back a released photo
     # approved photos per channel, takedowns
     "gallery.index": _COMMS,
     "gallery.channel": _COMMS,

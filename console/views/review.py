@@ -6,6 +6,7 @@ from flask import Blueprint, abort, g, render_template, request, url_for
 from consent.reference_photos import people_with_photos, reference_photo
 from console.views._common import done, private_image
 from pipeline.review import queue as rv
+from pipeline.review.retract import released_recently, retract as retract_photo
 from pipeline.context import RunContext
 from pipeline.errors import UserError
 from pipeline.consent_changes.rerender import OriginalMissing
@@ -24,7 +25,7 @@ def queue():
     people = rv.register_choices(g.ws, ctx)
     groups = {pid: p.group for pid, p in ctx.people.items()}
     return render_template("review.html", items=items, people=people, groups=groups,
-                           with_photo=people_with_photos(g.ws.db))
+                           with_photo=people_with_photos(g.ws.db), released=released_recently(g.ws))
 
 
 @bp.get("/review/<int:job_id>/preview.jpg")
@@ -113,3 +114,16 @@ def block(job_id: int):
     except UserError as exc:
         return done(str(exc), _back(job_id), ok=False)
     return done(f"Photo {job_id} blocked: nothing from it will be released.", _back())
+
+
+@bp.post("/review/<int:job_id>/retract")
+def retract(job_id: int):
+    reason, refused = _confirmed_reason(job_id, "taken back")
+    if refused:
+        return refused
+    try:
+        r = retract_photo(g.ws, job_id, actor=g.user.name, reason=reason)
+    except UserError as exc:
+        return done(str(exc), _back(), ok=False)
+    extra = f" {len(r['takedowns'])} copies handed out are now listed for takedown." if r["takedowns"] else ""
+    return done(f"Photo {job_id} taken back: its released files were removed.{extra}", _back())

@@ -126,3 +126,22 @@ def _say(result: dict, as_json: bool, text: str) -> None:
         print_json(result)
     else:
         click.echo(text)
+
+
+@review.command("retract")
+@click.argument("image_id", type=int, metavar="ID")
+@click.option("--reason", required=True, help="Why it is taken back (kept in the record and in the takedowns).")
+@click.option("--by", "by", default=None, metavar="NAME", help="Who decides (default: your login name).")
+@json_option
+@workspace_option
+def review_retract(ws, image_id, reason, by, as_json):
+    """Take back released image ID: its files leave approved/, it counts as blocked, and every copy
+    handed out with 'pipeline pull' (or downloaded on the console) is listed for takedown."""
+    from pipeline.review.retract import retract
+
+    result = retract(ws, image_id, actor=(by or "").strip() or actor_name(), reason=reason)
+    lines = [f"Image {image_id} taken back: its released files were removed and it is now blocked."]
+    if result["takedowns"]:
+        lines.append(f"{len(result['takedowns'])} cop{'ies' if len(result['takedowns']) != 1 else 'y'} handed out "
+                     "must be taken down: 'pipeline pull --takedowns' lists them.")
+    _say(result, as_json, "\n".join(lines))

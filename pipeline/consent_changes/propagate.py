@@ -437,6 +437,11 @@ def _takedowns(conn, output, change_id: int, action: str, reason: str, at: str) 
     return out
 
 
+def raise_takedowns(conn, output, change_id: int, action: str, reason: str, at: str) -> list[dict]:
+    """Every copy of ``output`` handed out (pulled, downloaded, posted) becomes an open takedown."""
+    return _takedowns(conn, output, change_id, action, reason, at)
+
+
 class _Source:
     """Pixels to re-render from: the original when kept, else the released file itself."""
 

@@ -61,10 +61,26 @@ _LIVE = ("FROM outputs o JOIN jobs j ON j.id = o.job_id "
          "WHERE o.channel=? AND o.state='live' AND j.status='released'")
 
 
+def prune_thumbnails(ws, channel: str) -> int:
+    """Remove thumbnails of images no longer released as they were (retracted or re-rendered after a
+    consent change), so no small copy of an old version lingers on disk; returns how many."""
+    folder = Path(ws.root) / "thumbnails" / channel
+    if not folder.is_dir():
+        return 0
+    live = {f"{r[0]}-{r[1][:16]}.jpg" for r in ws.db.execute(f"SELECT o.id, o.sha256 {_LIVE}", (channel,))}
+    removed = 0
+    for entry in list(folder.iterdir()):
+        if entry.name not in live:
+            entry.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
 def approved_page(ws, channel: str, *, page: int = 1, per_page: int = PER_PAGE) -> dict:
     """One page (newest first) of the channel's released images, with what the comms lead needs to see."""
     _check_channel(ws, channel)
     ensure_schema(ws.db)
+    prune_thumbnails(ws, channel)
     total = ws.db.execute(f"SELECT count(*) {_LIVE}", (channel,)).fetchone()[0]
     pages = max(1, -(-total // per_page))
     page = min(max(1, int(page)), pages)
@@ -188,5 +204,5 @@ def not_released(ws, *, limit: int = 200) -> list[dict]:
     return out
 
 
-__all__ = ["PER_PAGE", "approved_page", "thumbnail", "hand_out", "hand_out_zip", "mark_posted", "record_pull",
+__all__ = ["PER_PAGE", "approved_page", "prune_thumbnails", "thumbnail", "hand_out", "hand_out_zip", "mark_posted", "record_pull",
            "not_released", "source_parts", "ensure_schema"]
