@@ -110,7 +110,7 @@ def main() -> None:
                     times.append(took)
                 rows.append((label, statistics.median(times), max(times), len(data)))
             _, _, page1, _ = request("/approved/website", headers=h)
-            thumbs = re.findall(rb'src="(/approved/website/\d+/thumb\.jpg)"', page1)
+            thumbs = re.findall(rb'src="(/approved/website/\d+/thumb\.jpg\?v=[0-9a-f]+)"', page1)
             first = [request(t.decode(), headers=h)[3] for t in thumbs]
             again = [request(t.decode(), headers=h)[3] for t in thumbs]
             floor = rows[0][1]

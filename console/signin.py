@@ -50,7 +50,11 @@ def sign_in(conn, name: str, password: str, *, client: str) -> tuple[Account, st
     """Check a sign-in; returns (account, session token) or None (then say ``FAILED``, whatever the cause)."""
     ensure_schema(conn)
     now = time.time()
+    with transaction(conn):  # forget what no longer counts
+        conn.execute("DELETE FROM console_login_failures WHERE at < ?", (now - LOCK_SECONDS,))
+        conn.execute("DELETE FROM console_sessions WHERE last_seen < ?", (now - 7 * 24 * 3600,))
     if locked(conn, name, client, now):
+        verify_password(conn, name, password)  # the same work as any other answer, then refuse
         with transaction(conn):
             conn.execute("INSERT INTO console_login_failures(account, client, at) VALUES (?,?,?)",
                          ("", client, now))  # counts against the address, does not extend the account lock
