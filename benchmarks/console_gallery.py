@@ -113,6 +113,8 @@ def main() -> None:
             thumbs = re.findall(rb'src="(/approved/website/\d+/thumb\.jpg\?v=[0-9a-f]+)"', page1)
             first = [request(t.decode(), headers=h)[3] for t in thumbs]
             again = [request(t.decode(), headers=h)[3] for t in thumbs]
+            times = [request("/approved/website", headers=h)[3] for _ in range(args.repeat)]
+            rows.append(("gallery page 1, thumbs made", statistics.median(times), max(times), len(page1)))
             floor = rows[0][1]
             print(f"{'request':<28}{'median s':>10}{'max s':>10}{'x floor':>10}{'bytes':>10}")
             for label, med, mx, size in rows:
