@@ -23,7 +23,8 @@ ALL = "all"
 
 def import_csv(ws, path: Path | str, *, actor: str):
     """Import a register CSV (all or nothing); returns (ImportSummary, PropagationReport)."""
-    summary = import_register(ws.db, path, ws.config.channels, actor=actor)
+    summary = import_register(ws.db, path, ws.config.channels, actor=actor,
+                              max_bytes=int(ws.config["limits"]["max_register_mb"] * 1024 * 1024))
     return summary, propagate(ws, summary.updated, cause="consent import", actor=actor)
 
 
