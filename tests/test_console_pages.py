@@ -179,3 +179,8 @@ def test_upload_refuses_what_is_not_a_photo(ws):
                     base_url=BASE, headers={"Accept": "application/json"}, content_type="multipart/form-data")
     assert r.get_json()["saved"] == ["x.jpg"] and (ws / "inbox" / "staff1" / "x.jpg").is_file()
     assert query(ws, "SELECT uploader, source FROM uploads") == [{"uploader": "staff1", "source": "inbox/staff1/x.jpg"}]
+    long = "ä" * 300 + ".jpg"
+    r = client.post("/upload", data={"csrf_token": token, "files": [(io.BytesIO(b"\xff\xd8 no"), long)]},
+                    base_url=BASE, headers={"Accept": "application/json"}, content_type="multipart/form-data")
+    [saved] = r.get_json()["saved"]
+    assert saved.endswith(".jpg") and len(saved.encode()) <= 180 and (ws / "inbox" / "staff1" / saved).is_file()

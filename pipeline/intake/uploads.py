@@ -44,9 +44,14 @@ def folder_name(name: str) -> str:
 
 
 def _safe_file_name(name: str) -> str:
+    """The browser's file name as a safe single name: no folders, control or reserved characters,
+    at most 180 bytes in UTF-8 (file systems allow 255; room is left for " (2)")."""
     base = Path(str(name or "").replace("\\", "/")).name
-    base = re.sub(r"[\x00-\x1f/:*?\"<>|]+", "_", base).strip(" .")
-    return base[:120] or "photo"
+    base = re.sub(r"[\x00-\x1f\x7f/:*?\"<>|]+", "_", base).strip(" .")
+    stem, suffix = Path(base).stem, Path(base).suffix[:10]
+    while stem and len((stem + suffix).encode("utf-8")) > 180:
+        stem = stem[:-1]
+    return (stem + suffix) if stem else ("photo" + suffix)
 
 
 def save_upload(ws, uploader: str, file_name: str, data: bytes, *, max_mb: float | None = None) -> dict:
