@@ -52,7 +52,9 @@ def test_release_and_block_need_confirmation_and_a_reason(ws):
                                                          "reason": "cannot tell who it is"}, base_url=BASE)
     assert r.status_code == 303 and held(ws) == []
     row = query(ws, "SELECT status, reason FROM jobs WHERE id=?", (item["id"],))[0]
-    assert row["status"] == "blocked" and row["reason"] == "blocked on review by safeguarding1: cannot tell who it is"
+    assert row["status"] == "blocked" and row["reason"] == "blocked on review by safeguarding1"
+    detail = query(ws, "SELECT actor, detail FROM events WHERE kind='review.block'")[0]
+    assert detail["actor"] == "safeguarding1" and "cannot tell who it is" in detail["detail"]
 
 
 def test_errors_are_plain_and_text_is_escaped(ws):
@@ -110,7 +112,8 @@ def test_take_back_a_released_photo_raises_takedowns(ws, tmp_path):
     assert {r["state"] for r in query(ws, "SELECT state FROM outputs WHERE job_id=?", (job,))} == {"retracted"}
     takedowns = json.loads(invoke(ws, "pull", "--takedowns", "--json").stdout)
     assert [t["channel"] for t in takedowns if t["job_id"] == job] == ["website"]
-    assert "child in care" in takedowns[0]["reason"]
+    assert "safeguarding1" in takedowns[0]["reason"] and "child in care" not in takedowns[0]["reason"]
+    assert "child in care" in query(ws, "SELECT detail FROM events WHERE kind='review.retract'")[0]["detail"]
     # the comms lead sees it on every page, and every pull prints it
     assert "must be taken down" in client.get("/approved/social", base_url=BASE).get_data(as_text=True)
     assert "TAKE DOWN" in invoke(ws, "pull", "--channel", "social", "--to", tmp_path / "social").stdout

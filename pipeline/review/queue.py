@@ -288,7 +288,7 @@ def _release(ws, job_id: int, *, actor: str, ctx: RunContext | None, note: str |
     captions = channel_captions(caption, analysis, ctx, ws.config)
     outputs, shas = render_channels(ws, image, work, ctx.channels, output_stem(job), captions)
     reason = summarise([FaceDecision(w["decisions"], w["reasons"]) for w in work], ctx.channels)
-    reason = f"{reason} (released on review by {actor}" + (f": {note.strip()})" if note and note.strip() else ")")
+    reason = f"{reason} (released on review by {actor})"  # the reviewer's own note stays in the audit trail
     at = now_iso()
     with transaction(ws.db):
         now_status = ws.db.execute("SELECT status FROM jobs WHERE id=?", (job_id,)).fetchone()[0]
@@ -309,7 +309,8 @@ def _release(ws, job_id: int, *, actor: str, ctx: RunContext | None, note: str |
             ws.db.execute("INSERT INTO review_decisions(job_id, face_idx, decision, person_id, at, actor) "
                           "VALUES (?,?,?,?,?,?)", (job_id, None, "release", None, at, actor))
             record_event(ws.db, "review.release", actor, None,
-                         {"job_id": job_id, "outputs": outputs, "reason": reason}, at=at)
+                         {"job_id": job_id, "outputs": outputs, "reason": reason, "note": (note or "").strip()},
+                         at=at)
             _settle_copies(ws.db, job, "released", actor, at)
     if decided_elsewhere is not None:
         if decided_elsewhere != "released":  # someone blocked it meanwhile: take back what was just written
@@ -326,7 +327,7 @@ def _release(ws, job_id: int, *, actor: str, ctx: RunContext | None, note: str |
 def block(ws, job_id: int, *, actor: str, note: str | None = None) -> dict:
     """Block a held image: it is never released; its preview is removed. ``note``: the reviewer's reason."""
     job = _held_job(ws, job_id)
-    reason = f"blocked on review by {actor}" + (f": {note.strip()}" if note and note.strip() else "")
+    reason = f"blocked on review by {actor}"  # the reviewer's note (may be sensitive) stays in the audit trail
     at = now_iso()
     with transaction(ws.db):
         _still_held(ws.db, job_id)
@@ -334,7 +335,7 @@ def block(ws, job_id: int, *, actor: str, note: str | None = None) -> dict:
         update_result(ws.db, job, status="blocked", reason=reason)
         ws.db.execute("INSERT INTO review_decisions(job_id, face_idx, decision, person_id, at, actor) "
                       "VALUES (?,?,?,?,?,?)", (job_id, None, "block", None, at, actor))
-        record_event(ws.db, "review.block", actor, None, {"job_id": job_id, "reason": reason}, at=at)
+        record_event(ws.db, "review.block", actor, None, {"job_id": job_id, "note": (note or "").strip()}, at=at)
         _settle_copies(ws.db, job, "blocked", actor, at)
     remove_preview(ws, job_id)
     return {"id": job_id, "source": job["source"], "status": "blocked", "reason": reason}

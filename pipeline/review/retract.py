@@ -1,5 +1,8 @@
 """Taking back a released photo (the safeguarding lead's decision): every released file of it is
-removed, the photo counts as blocked, and every copy handed out becomes a takedown."""
+removed, the photo counts as blocked, and every copy handed out becomes a takedown.
+
+The reason given is kept in the audit trail only: the staff who uploaded the photo and the comms
+lead see that it was taken back, not why (it may be a safeguarding matter)."""
 from __future__ import annotations
 
 from consent.database import now_iso, transaction
@@ -39,7 +42,7 @@ def retract(ws, job_id: int, *, actor: str, reason: str) -> dict:
             path.unlink(missing_ok=True)
             path.with_suffix(".txt").unlink(missing_ok=True)
         at = now_iso()
-        why = f"taken back by {actor}: {reason}"
+        why = f"taken back by the safeguarding lead ({actor})"  # their reason stays in the audit trail
         takedowns = []
         with transaction(ws.db):
             for o in outputs:
