@@ -53,19 +53,21 @@ def sign_in(conn, name: str, password: str, *, client: str) -> tuple[Account, st
     with transaction(conn):  # forget what no longer counts
         conn.execute("DELETE FROM console_login_failures WHERE at < ?", (now - LOCK_SECONDS,))
         conn.execute("DELETE FROM console_sessions WHERE last_seen < ?", (now - 7 * 24 * 3600,))
-    if locked(conn, name, client, now):
+    # The attempt is counted before the password is checked, in one transaction with the lock
+    # check, so attempts sent in parallel cannot slip past the limit; success removes the count.
+    with transaction(conn):
+        refused = locked(conn, name, client, now)
+        conn.execute("INSERT INTO console_login_failures(account, client, at) VALUES (?,?,?)",
+                     ("" if refused else _key(name), client, now))  # a refused try does not extend the lock
+    if refused:
         verify_password(conn, name, password)  # the same work as any other answer, then refuse
         with transaction(conn):
-            conn.execute("INSERT INTO console_login_failures(account, client, at) VALUES (?,?,?)",
-                         ("", client, now))  # counts against the address, does not extend the account lock
             record_event(conn, "console.sign_in_refused", "(not signed in)", None,
                          {"user": _known(conn, name), "client": client, "why": "locked"})
         return None
     account = verify_password(conn, name, password)
     if account is None:
         with transaction(conn):
-            conn.execute("INSERT INTO console_login_failures(account, client, at) VALUES (?,?,?)",
-                         (_key(name), client, now))
             record_event(conn, "console.sign_in_failed", "(not signed in)", None,
                          {"user": _known(conn, name), "client": client})
         return None

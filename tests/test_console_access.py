@@ -290,3 +290,20 @@ def test_users_cli(ws):
     assert stored.startswith("$argon2id$") and PASSWORD not in stored
     events = [r["kind"] for r in query(ws, "SELECT kind FROM events WHERE kind LIKE 'users.%'")]
     assert events.count("users.add") == 6 and "users.set_role" in events
+
+
+def test_parallel_guesses_get_no_more_than_five_checks(ws):
+    from concurrent.futures import ThreadPoolExecutor
+
+    app, _ = make_client(ws)
+
+    def guess(i):
+        client = app.test_client()
+        return sign_in(client, "admin1", f"parallel guess {i:04d}").status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        codes = list(pool.map(guess, range(16)))
+    assert set(codes) == {401}
+    kinds = [r["kind"] for r in query(ws, "SELECT kind FROM events WHERE kind LIKE 'console.sign_in%'")]
+    assert kinds.count("console.sign_in_failed") == 5 and kinds.count("console.sign_in_refused") == 11
+    assert sign_in(make_client(ws)[1], "admin1").status_code == 401
