@@ -2,6 +2,7 @@
 in headless Chromium (Debian's /usr/bin/chromium through Playwright; never `playwright install`)."""
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import re
@@ -234,7 +235,17 @@ def test_staff_uploads_two_photos_and_sees_their_status(ws, server, browser, tmp
     events = fixtures_dir("faces", "events")
     page = _sign_in(browser, server.url, "staff")
     assert page.url.endswith("/upload")
-    page.set_input_files("#files", [str(events / "kit_with_rose.jpg"), str(events / "alex_lacamoire1.jpg")])
+    # one chosen with the file picker, one dragged onto the drop zone
+    page.set_input_files("#files", [str(events / "kit_with_rose.jpg")])
+    dropped = base64.b64encode((events / "alex_lacamoire1.jpg").read_bytes()).decode()
+    page.evaluate("""data => {
+        const bytes = Uint8Array.from(atob(data), c => c.charCodeAt(0));
+        const dt = new DataTransfer();
+        dt.items.add(new File([bytes], "alex_lacamoire1.jpg", {type: "image/jpeg"}));
+        document.getElementById("drop").dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true,
+                                                                              cancelable: true}));
+    }""", dropped)
+    assert page.locator("#chosen li").count() == 2
     page.click("#upload-form button[type=submit]")
     page.wait_for_selector("#see-uploads")
     assert "Received 2 file(s)" in page.locator("#upload-status").inner_text()
