@@ -18,6 +18,8 @@ decided with the register as it is at the moment of the decision.
 from __future__ import annotations
 
 import json
+import threading
+import time
 from types import SimpleNamespace
 
 from consent.database import now_iso, transaction
@@ -381,9 +383,34 @@ def face_crop(ws, job_id: int, face_no: int, *, size: int = 240, ctx: RunContext
     face = next(w for w in redecided(stored, ctx) if w["idx"] == face_idx)
     if face["confirmed"] is not None or "review" not in face["decisions"].values():
         raise UserError(f"Face {face_no} of image {job_id} does not need a decision.")
-    image = decode_original(ws, job, original_bytes(ws, job))
+    image = _decoded_original(ws, job)
     crop = image.crop(head_region(face["box"], image.size, 0.3))
     return encode_jpeg(crop, max_edge=size, quality=85)
+
+
+_ORIGINALS: dict[tuple, tuple[float, object]] = {}
+_ORIGINALS_LOCK = threading.Lock()
+_KEEP_SECONDS, _KEEP_IMAGES = 60.0, 2
+
+
+def _decoded_original(ws, job):
+    """The decoded original, kept in memory (never on disk) for a minute: a photo with many faces
+    in question is decoded once for all its face crops, not once per face."""
+    key = (str(ws.root), job["id"], job["sha256"])
+    now = time.monotonic()
+    with _ORIGINALS_LOCK:
+        for k in [k for k, (at, _) in _ORIGINALS.items() if now - at > _KEEP_SECONDS]:
+            del _ORIGINALS[k]
+        hit = _ORIGINALS.get(key)
+        if hit is not None:
+            return hit[1]
+    image = decode_original(ws, job, original_bytes(ws, job))
+    image.load()  # fully decoded before threads share it
+    with _ORIGINALS_LOCK:
+        _ORIGINALS[key] = (now, image)
+        while len(_ORIGINALS) > _KEEP_IMAGES:
+            del _ORIGINALS[min(_ORIGINALS, key=lambda k: _ORIGINALS[k][0])]
+    return image
 
 
 def preview_bytes(ws, job_id: int) -> bytes:
