@@ -272,3 +272,18 @@ def test_staff_uploads_two_photos_and_sees_their_status(ws, server, browser, tmp
     assert {r["uploader"] for r in query(ws, "SELECT uploader FROM uploads")} == {"staff1"}
     assert json.loads(query(ws, "SELECT detail FROM events WHERE kind='upload' LIMIT 1")[0]["detail"])["source"] \
         .startswith("inbox/staff1/")
+
+
+def test_serve_refuses_a_port_in_use_in_one_sentence(ws):
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(1)
+    try:
+        r = cli(ws, "serve", "--port", s.getsockname()[1], expect=2)
+        assert "choose another port" in r.output and "Traceback" not in r.output
+    finally:
+        s.close()
+    r = cli(ws, "serve", "--tls-cert", "only-one.pem", expect=2)
+    assert "go together" in r.output
