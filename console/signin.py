@@ -22,7 +22,7 @@ from consent.register import record_event
 from console.accounts import Account, ensure_schema, user_by_id, verify_password
 
 ACCOUNT_FAILURES = 5
-CLIENT_FAILURES = 20
+CLIENT_FAILURES = 30
 LOCK_SECONDS = 15 * 60
 FAILED = "The name or password is wrong, or this account is locked for a while. Check them and try again later."
 

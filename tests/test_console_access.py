@@ -175,7 +175,7 @@ def test_lockout_after_five_failures_holds_with_the_right_password(ws):
 def test_one_client_address_is_throttled_across_names(ws, monkeypatch):
     from console import signin
 
-    assert signin.CLIENT_FAILURES == 20
+    assert signin.CLIENT_FAILURES == 30
     monkeypatch.setattr(signin, "CLIENT_FAILURES", 6)  # the same rule with a smaller number: a faster test
     CLIENT_FAILURES = signin.CLIENT_FAILURES
     _, client = make_client(ws)
