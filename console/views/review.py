@@ -56,6 +56,19 @@ def _back(job_id: int | None = None) -> str:
     return url_for("review.queue") + (f"#image-{job_id}" if job_id else "")
 
 
+def _picked(text: str) -> str | None:
+    """The person id meant by what was typed or picked: "P001 — Amelia Hart (Y4)", "P001", or a name
+    that only one person in the register has. None when it matches nobody or several people."""
+    choices = rv.register_choices(g.ws)
+    ids = {pid for pid, _ in choices}
+    first = text.split(" ", 1)[0]
+    if first in ids:
+        return first
+    wanted = " ".join(text.lower().split())
+    named = [pid for pid, name in choices if " ".join((name or "").lower().split()) == wanted]
+    return named[0] if len(named) == 1 else None
+
+
 @bp.post("/review/<int:job_id>/face/<int:n>")
 def identify(job_id: int, n: int):
     person = (request.form.get("person") or "").strip()
@@ -63,7 +76,11 @@ def identify(job_id: int, n: int):
         person = rv.UNKNOWN
     if not person:
         return done(f"Photo {job_id}: choose who face {n} is first (or 'Not in the register').", _back(job_id), ok=False)
-    person = person.split(" ", 1)[0]  # "P001 — Amelia Hart (Y4)" as picked from the list
+    if person != rv.UNKNOWN:
+        person = _picked(person)
+        if person is None:
+            return done(f"Photo {job_id}, face {n}: pick the person from the list (type part of their name, "
+                        "then choose them), or press 'Not in the register'.", _back(job_id), ok=False)
     try:
         r = rv.identify(g.ws, job_id, n, person, actor=g.user.name)
     except UserError as exc:
