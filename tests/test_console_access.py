@@ -260,6 +260,11 @@ def test_the_host_header_opens_nothing(ws):
     r = client.post("/login", data={"username": "comms1", "password": PASSWORD, "csrf_token": token(page),
                                     "next": "//attacker.example/x"}, base_url="http://localhost")
     assert r.status_code == 303 and r.headers["Location"] == "/approved"
+    from console.views.auth import _safe_next
+
+    for evil in ("//evil.example", "/\t/evil.example", "/\\evil.example", "https://evil.example", "/\n/evil"):
+        assert _safe_next(evil) is None
+    assert _safe_next("/approved/website?page=2") == "/approved/website?page=2"
 
 
 def test_healthz_and_security_headers(ws):

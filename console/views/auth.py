@@ -17,8 +17,9 @@ def healthz():
 
 def _safe_next(target: str | None) -> str | None:
     """Only a path on this console (never another site, whatever the Host header says)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return None
+    if (not target or len(target) > 500 or not target.startswith("/") or target.startswith("//")
+            or "\\" in target or any(ord(c) < 33 or ord(c) == 127 for c in target)):
+        return None  # browsers drop tabs and newlines: "/\t/evil.example" would become "//evil.example"
     return target
 
 
