@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask, Response, abort, g, redirect, render_template, request, session, url_for
+from flask import Flask, Response, abort, flash, g, redirect, render_template, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -90,9 +90,12 @@ def create_app(root: Path | str, *, secure_cookies: bool = False) -> Flask:
     CSRFProtect(app)  # after the gate: who may not use a route is refused before the form is looked at
 
     def _unauthenticated(endpoint):
-        if endpoint in access.FILES or request.method != "GET":
+        if endpoint in access.FILES:
             return Response("Sign in first.\n", status=401, mimetype="text/plain",
                             headers={"WWW-Authenticate": 'Form realm="console"'})
+        if request.method != "GET":  # e.g. a form sent after the session ended: nothing was done
+            flash("Your session had ended, so nothing was changed. Sign in again, then try once more.", "error")
+            return redirect(url_for("auth.login"), code=303)
         target = request.full_path if request.query_string else request.path
         return redirect(url_for("auth.login", next=target), code=302)
 
