@@ -57,14 +57,19 @@ def import_csv():
     if f is None or not f.filename:
         return done("Choose the register CSV file first.", _back(), ok=False)
     try:
-        summary, report = actions.import_csv_bytes(g.ws, f.read(), f.filename, actor=g.user.name)
+        summary, report, warnings, renewed = actions.import_csv_bytes(g.ws, f.read(), f.filename,
+                                                                       actor=g.user.name)
     except (RegisterError, UserError) as exc:
         return done(f"Nothing was imported: {exc}", _back(), ok=False)
     text = (f"Imported {f.filename}: {len(summary.added)} added, {len(summary.updated)} updated, "
             f"{len(summary.unchanged)} unchanged.")
     if summary.never_publish_cleared:
         text += " WARNING: never-publish was switched OFF for: " + ", ".join(summary.never_publish_cleared) + "."
-    return done(" ".join([text, *summary.notes, _report_lines(report)]).strip(), _back())
+    if renewed:
+        text += (f" Consent renewed: {len(renewed)} released photo(s) still blur someone who may now be shown; "
+                 "they wait on the review page.")
+    notes = [f"WARNING: {w.message}" for w in warnings[:20]]
+    return done(" ".join([text, *summary.notes, *notes, _report_lines(report)]).strip(), _back())
 
 
 @bp.post("/register/<person>/consent")
@@ -72,7 +77,7 @@ def consent(person: str):
     channel = request.form.get("channel") or ""
     status = request.form.get("status") or ""
     try:
-        updated, report = actions.change_consent(g.ws, person, channel, status, reason=_reason(), actor=g.user.name)
+        report = actions.change_consent(g.ws, person, channel, status, reason=_reason(), actor=g.user.name).report
     except (RegisterError, UserError) as exc:
         return done(f"Nothing was changed: {exc}", _back(person), ok=False)
     where = "every channel" if channel == actions.ALL else channel
@@ -83,7 +88,7 @@ def consent(person: str):
 def never_publish(person: str):
     value = request.form.get("never_publish") == "yes"
     try:
-        _, report = actions.set_never_publish(g.ws, person, value, reason=_reason(), actor=g.user.name)
+        report = actions.set_never_publish(g.ws, person, value, reason=_reason(), actor=g.user.name).report
     except (RegisterError, UserError) as exc:
         return done(f"Nothing was changed: {exc}", _back(person), ok=False)
     state = "NEVER to be published" if value else "no longer marked never-publish"
@@ -102,13 +107,13 @@ def forget(person: str):
         return render_template("forget.html", p=p,
                                error=f"Type the id {person} exactly to confirm; nothing was erased."), 400
     try:
-        report = actions.forget(g.ws, person, actor=g.user.name)
+        result = actions.forget(g.ws, person, actor=g.user.name)
     except (RegisterError, UserError) as exc:
         return done(f"Nothing was erased: {exc}", _back(), ok=False)
-    if report is None:
+    if result is None:
         return done(f"{person} was already forgotten; nothing to erase.", _back())
-    return done(f"{person} forgotten: name and reference photos erased; the history keeps only the id. "
-                f"{_report_lines(report)}".strip(), _back())
+    return done(" ".join([f"{person} forgotten: name and reference photos erased; the history keeps only the id.",
+                          _report_lines(result.report), *result.lines()]).strip(), _back())
 
 
 @bp.post("/register/<person>/photos")

@@ -29,9 +29,10 @@ from pipeline.captions import channel_captions
 from pipeline.context import RunContext
 from pipeline.errors import UserError
 from pipeline.render import remove_preview, render_channels
-from pipeline.consent_changes.rerender import (OriginalMissing, decode_original, job_row, load_faces, original_bytes,
-                               output_stem, redecided, refresh_preview, render_lock, save_decisions,
-                               update_result)
+from pipeline.consent_changes.originals import hold_reason, record_changed_original
+from pipeline.consent_changes.rerender import (OriginalChanged, OriginalMissing, decode_original, job_row,
+                                               load_faces, original_bytes, output_stem, redecided,
+                                               refresh_preview, render_lock, save_decisions, update_result)
 from processors.metadata import inspect_metadata
 from processors.output import encode_jpeg
 from processors.redact import head_region
@@ -44,8 +45,18 @@ UNKNOWN = "unknown"
 def held_images(ws, ctx: RunContext | None = None) -> list[dict]:
     """Every image waiting for a person's decision, oldest first (the ``review list --json`` records)."""
     ctx = (ctx or RunContext(ws)).refresh()
+    from pipeline.consent_changes import renewed
+
     rows = ws.db.execute("SELECT * FROM jobs WHERE state='done' AND status='review' ORDER BY id").fetchall()
-    return [_held_record(ws, ctx, job) for job in rows if _duplicate_of(job) is None]
+    return [_held_record(ws, ctx, job) for job in rows if _duplicate_of(job) is None] + renewed.items(ws)
+
+
+def _renewal(ws, job_id: int) -> bool:
+    """Whether ``job_id`` is a released photo with a "consent renewed" decision waiting (pipeline.consent_changes.renewed)."""
+    from pipeline.consent_changes import renewed
+
+    row = ws.db.execute("SELECT status FROM jobs WHERE id=?", (job_id,)).fetchone()
+    return row is not None and row[0] == "released" and bool(renewed.pending(ws.db, job_id))
 
 
 def _duplicate_of(job) -> int | None:
@@ -257,6 +268,10 @@ def release(ws, job_id: int, *, actor: str, ctx: RunContext | None = None, note:
     Returns the DESIGN.md record of the image (status 'released', outputs per channel).
     Raises UserError (and keeps the image held) when a face may be a never-publish person.
     """
+    if _renewal(ws, job_id):
+        from pipeline.consent_changes import renewed
+
+        return renewed.release(ws, job_id, actor=actor, ctx=ctx)
     with render_lock(ws):  # a consent change applied meanwhile is seen, or sees this release
         return _release(ws, job_id, actor=actor, ctx=ctx, note=note)
 
@@ -282,6 +297,14 @@ def _release(ws, job_id: int, *, actor: str, ctx: RunContext | None, note: str |
     try:
         data = original_bytes(ws, job)
         image = decode_original(ws, job, data)
+    except OriginalChanged as exc:
+        reason = hold_reason(exc)
+        with transaction(ws.db):
+            ws.db.execute("UPDATE jobs SET reason=? WHERE id=?", (reason, job_id))
+            update_result(ws.db, job, reason=reason)
+            record_changed_original(ws.db, job, exc, actor=actor, during="review release")
+        raise UserError(f"Image {job_id} was not released: {exc}. It stays held; block it with "
+                        f"'pipeline review decide {job_id} --block' and drop the original photo again.") from None
     except OriginalMissing as exc:
         raise UserError(f"Image {job_id} cannot be released: {exc}. Block it with "
                         f"'pipeline review decide {job_id} --block' and ask for the photo to be dropped again.") from None
@@ -327,7 +350,14 @@ def _release(ws, job_id: int, *, actor: str, ctx: RunContext | None, note: str |
 
 
 def block(ws, job_id: int, *, actor: str, note: str | None = None) -> dict:
-    """Block a held image: it is never released; its preview is removed. ``note``: the reviewer's reason."""
+    """Block a held image: it is never released; its preview is removed. ``note``: the reviewer's reason
+    (kept in the audit trail only).
+
+    For a "consent renewed" item the photo is left as released (still blurred there)."""
+    if _renewal(ws, job_id):
+        from pipeline.consent_changes import renewed
+
+        return renewed.dismiss(ws, job_id, actor=actor)
     job = _held_job(ws, job_id)
     reason = f"blocked on review by {actor}"  # the reviewer's note (may be sensitive) stays in the audit trail
     at = now_iso()
@@ -383,7 +413,10 @@ def face_crop(ws, job_id: int, face_no: int, *, size: int = 240, ctx: RunContext
     face = next(w for w in redecided(stored, ctx) if w["idx"] == face_idx)
     if face["confirmed"] is not None or "review" not in face["decisions"].values():
         raise UserError(f"Face {face_no} of image {job_id} does not need a decision.")
-    image = _decoded_original(ws, job)
+    try:
+        image = _decoded_original(ws, job)
+    except OriginalMissing as exc:
+        raise UserError(f"Face {face_no} of image {job_id} cannot be shown: {exc}.") from None
     crop = image.crop(head_region(face["box"], image.size, 0.3))
     return encode_jpeg(crop, max_edge=size, quality=85)
 
