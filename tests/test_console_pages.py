@@ -192,3 +192,17 @@ def test_upload_refuses_what_is_not_a_photo(ws):
                     base_url=BASE, headers={"Accept": "application/json"}, content_type="multipart/form-data")
     [saved] = r.get_json()["saved"]
     assert saved.endswith(".jpg") and len(saved.encode()) <= 180 and (ws / "inbox" / "staff1" / saved).is_file()
+
+
+def test_consent_renewed_items_on_the_review_page(ws):
+    invoke(ws, "consent", "set", "biden", "--channel", "social", "--status", "granted", "--reason", "parent agreed")
+    job = job_id(ws, "two_people.jpg")
+    client = _as(ws, "safeguarding")
+    html = client.get("/review", base_url=BASE).get_data(as_text=True)
+    assert f'id="image-{job}"' in html and "consent renewed" in html and "Show them in the released photo" in html
+    token = csrf_of(client, page="/review")
+    r = client.post(f"/review/{job}/block", data={"csrf_token": token, "confirm": "yes", "reason": "not sure"},
+                    base_url=BASE, follow_redirects=True)
+    assert r.status_code == 200 and "Traceback" not in r.get_data(as_text=True)
+    assert f'id="image-{job}"' not in r.get_data(as_text=True)
+    assert query(ws, "SELECT status FROM jobs WHERE id=?", (job,))[0]["status"] == "released"  # left as released

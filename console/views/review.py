@@ -127,9 +127,11 @@ def block(job_id: int):
     if refused:
         return refused
     try:
-        rv.block(g.ws, job_id, actor=g.user.name, note=reason)
+        r = rv.block(g.ws, job_id, actor=g.user.name, note=reason)
     except UserError as exc:
         return done(str(exc), _back(job_id), ok=False)
+    if r.get("kind"):  # a "consent renewed" item: the released photo stays as it is
+        return done(f"Photo {job_id}: {r['reason']}.", _back())
     return done(f"Photo {job_id} blocked: nothing from it will be released.", _back())
 
 
