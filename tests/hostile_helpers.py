@@ -20,7 +20,10 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _WRAPPER = r"""
 import atexit, os, resource, sys
 def _report():
-    me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # VmHWM is this program's own peak: ru_maxrss would also count the test process it was forked
+    # from (Linux carries the parent's high-water mark across fork + exec).
+    with open("/proc/self/status") as status:
+        me = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
     kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     with open(os.environ["HOSTILE_RSS_FILE"], "w") as fh:
         fh.write(f"{me} {kids}")

