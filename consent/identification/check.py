@@ -15,6 +15,7 @@ from datetime import date, datetime
 
 import numpy as np
 
+from consent.identification.calibration import stands_out
 from consent.identification.store import current_calibration
 from consent.register import load_people, load_reference_encodings
 
@@ -133,7 +134,12 @@ def check_register(conn: sqlite3.Connection, faces_cfg: dict, channels: list[str
             if other.any():
                 j = int(np.argmin(np.where(other, d[r], np.inf)))
                 nearest_own = float(np.min(np.where(own, d[r], np.inf)))
-                if d[r, j] <= cal.threshold or (np.isfinite(nearest_own) and d[r, j] < nearest_own):
+                per_person = {}
+                for q, dist in zip(owners[other], d[r][other]):
+                    per_person[q] = min(per_person.get(q, np.inf), dist)
+                row = np.array(list(per_person.values()))
+                named = d[r, j] <= cal.threshold and stands_out(row, int(np.argmin(row)), cal.z_threshold)
+                if named or (np.isfinite(nearest_own) and d[r, j] < nearest_own):
                     result.too_close.append({"person_id": pid, "photo": files[r] if r < len(files) else None, "looks_like": owners[j],
                                              "distance": round(float(d[r, j]), 4),
                                              "own_distance": None if not np.isfinite(nearest_own) else round(nearest_own, 4)})
