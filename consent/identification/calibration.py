@@ -37,6 +37,7 @@ from statistics import NormalDist
 
 import numpy as np
 
+METHOD_VERSION = "v2"        # part of every fingerprint: a new method recalibrates stored rules
 MIN_PEOPLE = 30              # fewer people with reference photos: not enough impostor pairs to fit a tail
 TAIL_FRACTION = 0.01         # the lowest 1 % of impostor distances are fitted ...
 MIN_TAIL_POINTS = 50         # ... and at least this many points
@@ -233,7 +234,7 @@ def fingerprint(reference_keys, target: float, match_tolerance: float, margin: f
     h = hashlib.sha256()
     for key in reference_keys:
         h.update(f"{key}\n".encode())
-    h.update(f"{target!r} {match_tolerance!r} {margin!r} v1".encode())
+    h.update(f"{target!r} {match_tolerance!r} {margin!r} {METHOD_VERSION}".encode())
     return h.hexdigest()[:24]
 
 
