@@ -8,7 +8,8 @@ Layouts accepted (``DIR`` is the folder given on the command line):
   (the longest matching id wins, so ``P10_1.jpg`` is P10, not P1).
 
 Each photo must show exactly one face; otherwise that photo is refused with a reason and
-the others still enrol. Re-enrolling the same photo (same bytes) changes nothing.
+the others still enrol. A person without biometric consent (register column ``biometric`` = yes,
+a parent's written consent) is refused: no reference photo of them is read or kept. Re-enrolling the same photo (same bytes) changes nothing.
 """
 from __future__ import annotations
 
@@ -34,6 +35,11 @@ JUNK_NAMES = {"thumbs.db", "desktop.ini", ".ds_store"}
 MAX_EDGE = 1600          # photos are downscaled to this longest edge before detection (speed)
 MAX_PIXELS = 100_000_000  # refuse larger images (decompression bombs)
 MAX_BYTES = 200 * 1024 * 1024
+
+
+NO_BIOMETRIC = ("'{pid}' has no biometric consent in the register (column biometric must be yes, which needs a "
+                "parent's written consent): no reference photo was read or kept. Without it {pid} is never "
+                "recognised and is always blurred as unknown.")
 
 
 class PhotoError(Exception):
@@ -200,8 +206,9 @@ def enrol_directory(conn, directory: str | Path, *, actor: str, min_face_size: i
     another person is refused. ``faces_cfg`` is the ``[faces]`` configuration (the rule's settings).
     """
     directory = Path(directory)
-    rows = conn.execute("SELECT person_id, forgotten_at FROM people").fetchall()
+    rows = conn.execute("SELECT person_id, forgotten_at, biometric FROM people").fetchall()
     active = {r[0] for r in rows if r[1] is None}
+    no_biometric = {r[0] for r in rows if r[1] is None and not r[2]}
     forgotten = {r[0] for r in rows if r[1] is not None}
     photos, refused_paths = find_reference_photos(directory, active | forgotten)
     report = EnrolReport()
@@ -227,6 +234,9 @@ def enrol_directory(conn, directory: str | Path, *, actor: str, min_face_size: i
         if pid in forgotten:
             report.refused.append((name, f"'{pid}' has been forgotten; import them again with "
                                          "'pipeline consent import' before enrolling photos"))
+            continue
+        if pid in no_biometric:
+            report.refused.append((name, NO_BIOMETRIC.format(pid=pid)))
             continue
         try:
             data = read_input(path, root=directory, max_bytes=MAX_BYTES)
@@ -259,10 +269,12 @@ def enrol_directory(conn, directory: str | Path, *, actor: str, min_face_size: i
     at = now_iso()
     with transaction(conn):
         # people may have been forgotten while the photos were being read
-        still_active = {r[0] for r in conn.execute("SELECT person_id FROM people WHERE forgotten_at IS NULL")}
+        still_active = {r[0] for r in conn.execute(
+            "SELECT person_id FROM people WHERE forgotten_at IS NULL AND biometric = 1")}
         gone = {pid for pid in added if pid not in still_active}
         if gone:
-            report.refused += [(f, f"'{p}' was removed or forgotten during enrolment") for f, p in report.enrolled if p in gone]
+            report.refused += [(f, f"'{p}' was forgotten or lost biometric consent during enrolment")
+                               for f, p in report.enrolled if p in gone]
             report.enrolled = [(f, p) for f, p in report.enrolled if p not in gone]
             new_rows = [r for r in new_rows if r[0] not in gone]
         conn.executemany(

@@ -203,7 +203,7 @@ def test_a_never_publish_person_enrolled_later_is_retracted_from_released_images
 
     from tests.conftest import fixtures_dir
 
-    invoke(ws, "consent", "import", write_register(tmp_path / "r.csv", REGISTER + ["sam,Sam,Doe,Y6,pupil,,,,,,yes"]))
+    invoke(ws, "consent", "import", write_register(tmp_path / "r.csv", REGISTER + ["sam,Sam,Doe,Y6,pupil,,,,,,yes,yes"]))
     photos = tmp_path / "enrol" / "sam"
     photos.mkdir(parents=True)
     # the third person in obama_and_biden.jpg (unknown when it was released), cropped into a photo of
