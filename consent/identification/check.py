@@ -109,14 +109,14 @@ def check_register(conn: sqlite3.Connection, faces_cfg: dict, channels: list[str
 
     for pid, newest in conn.execute(
             "SELECT r.person_id, max(r.created_at) FROM reference_encodings r JOIN people p ON p.person_id = r.person_id "
-            "WHERE p.forgotten_at IS NULL GROUP BY r.person_id ORDER BY r.person_id"):
+            "WHERE p.forgotten_at IS NULL AND p.biometric = 1 GROUP BY r.person_id ORDER BY r.person_id"):
         age = (today - datetime.fromisoformat(newest).date()).days
         if age > MAX_REFERENCE_AGE_DAYS:
             result.too_old.append({"person_id": pid, "newest_enrolled": newest[:10], "days": age})
 
     files = [r[0] for r in conn.execute(
         "SELECT r.source_name FROM reference_encodings r JOIN people p ON p.person_id = r.person_id "
-        "WHERE p.forgotten_at IS NULL ORDER BY r.id")]
+        "WHERE p.forgotten_at IS NULL AND p.biometric = 1 ORDER BY r.id")]
     if len(ids):
         owners = np.asarray(ids, dtype=object)
         enc = np.asarray(encodings)
