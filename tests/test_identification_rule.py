@@ -181,13 +181,13 @@ def test_enrolment_guard_refuses_a_photo_of_someone_else():
 
 def test_calibration_is_stored_with_its_basis_and_follows_the_reference_photos(tmp_path):
     from consent import database
-    from consent import privacy_schema as consent_privacy_schema
     from consent import schema as consent_schema
+    from consent import privacy_schema
     from consent.identification import store
 
     conn = database.connect(tmp_path / "db.sqlite")
     database.migrate(conn, "consent", consent_schema.MIGRATIONS)
-    database.migrate(conn, consent_privacy_schema.COMPONENT, consent_privacy_schema.MIGRATIONS)
+    database.migrate(conn, privacy_schema.COMPONENT, privacy_schema.MIGRATIONS)
     database.migrate(conn, "identification", store.MIGRATIONS)
     pop = Population(seed=8)
     ids, refs = pop.register(40, refs=(2,))
