@@ -373,7 +373,8 @@ class Auditor:
             item.report = self._other(entry, error=entry.note)
             return item
         try:
-            item.sha, item.size, head = hash_file(entry.path, entry.root, self.follow_links)
+            item.sha, item.size, head = hash_file(entry.path, entry.root, self.follow_links,
+                                                  limit=self.settings["max_bytes"])
         except OSError as exc:
             item.report = self._other(entry, error=why_unreadable(exc))
             return item
@@ -382,6 +383,9 @@ class Auditor:
         kind, what = sniff(head)
         if kind == "other" or what == "an SVG drawing":
             item.report = self._not_a_photo(entry, item, what)
+            return item
+        if item.sha is None:  # over the size limit: only its head is read (metadata), never cached
+            item.future = self._submit(item)
             return item
         cached = self.cache.get(item.sha)
         if cached is not None:
