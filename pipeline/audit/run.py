@@ -447,6 +447,10 @@ class Auditor:
                 return r
             r.findings += name_findings("full_name_in_metadata", [("text in the file", text)], self.ctx,
                                         self.channels)
+            if (item.size or 0) > TEXT_LIMIT:  # the rest of the text was not searched: never "ok"
+                r.error = (f"only the first {TEXT_LIMIT // (1024 * 1024)} MB of this "
+                           f"{item.size / 1e6:,.0f} MB text file were searched for names")
+                r.findings = not_checked_findings(r.error, self.channels) + r.findings
         return r
 
     # ----------------------------------------------------------------- workers
