@@ -226,6 +226,9 @@ def test_enrol_accounts_for_every_hostile_file(hostile):
     assert "not a regular file" in reasons["P001_pipe.jpg"] and "symbolic link" in reasons["P001_link.jpg"]
     assert "symbolic link" in reasons["P003"] and "not a regular file" in reasons["P004/pipe.jpg"]
     assert "P001_caf\\xe9.jpg" in reasons            # read (no face in a plain picture), shown escaped
+    for not_a_folder in ("/dev/zero", ref / "P001_pipe.jpg"):
+        r = run_cli(["--workspace", ws, "consent", "enrol", not_a_folder], tmp=tmp)
+        assert r.returncode == 2 and "is not a folder" in r.stderr and r.stderr.count("Error:") == 1
 
 
 # --------------------------------------------------------------------------- pull
