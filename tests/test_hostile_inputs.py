@@ -285,6 +285,7 @@ def test_watch_once_with_hostile_inbox_and_beside_a_running_watcher(tmp_path):
     assert r.returncode == 1, r.stderr         # the pipe was rejected
     records = r.records()
     assert len(records) == 3, r.stdout
+    assert any(rec["source"].endswith("anna/caf\\xe9.jpg") and rec["status"] == "released" for rec in records)
     assert os.listdir(inbox) == []               # nothing left in the inbox for ever
     for q in os.listdir(ws / "quarantine"):
         st = os.lstat(os.path.join(ws / "quarantine", q))
