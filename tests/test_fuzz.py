@@ -2,7 +2,8 @@
 format sniffer, the file-system walker of the audit and the display/CSV helpers of the gate.
 
 Every target must finish with a result or the product's own exception (``RejectedImage``) — never
-anything else — and stay within a memory bound. The default run has a fixed, small budget
+anything else — within a time bound (a hang guard: 20 s for an input of a few KB) and a memory bound
+(1 GB peak for the whole test process). The default run has a fixed, small budget
 (``CONSENT_FUZZ_EXAMPLES``, default 100 examples per target, derandomised so CI is repeatable);
 ``CONSENT_FUZZ_EXAMPLES=5000 pytest tests/test_fuzz.py`` (random) or ``scripts/fuzz`` (atheris,
 where it is installed) runs longer on demand.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 
 import pytest
 
@@ -22,6 +24,7 @@ from tests.fuzz_targets import TARGETS, seeds  # noqa: E402
 EXAMPLES = int(os.environ.get("CONSENT_FUZZ_EXAMPLES", "100"))
 LONG = EXAMPLES > 200
 MEMORY_BOUND_KB = 1024 * 1024  # 1 GB more than before the input (VmHWM is in KB)
+TIME_BOUND_S = 20.0            # per target and input (inputs are at most a few KB)
 
 FUZZ = settings(max_examples=EXAMPLES, derandomize=not LONG, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -97,7 +100,10 @@ def _check_memory(baseline_kb: int):
 def _run_all(data: bytes) -> None:
     baseline = _reset_peak()
     for name, target in TARGETS.items():
+        started = time.monotonic()
         target(data)
+        # a hang guard, not a benchmark: one small input must never take seconds (budgets hold)
+        assert time.monotonic() - started < TIME_BOUND_S, f"{name} took {time.monotonic() - started:.1f} s"
     _check_memory(baseline)
 
 
