@@ -369,7 +369,7 @@ def test_held_clip_review_frames_and_release(tmp_path, cli):
     assert (ws / rec["preview"]).is_file()
     frames = list((ws / "review").glob(f"{job}_track*_frame*.jpg"))
     assert frames and fr.face_locations(fr.load_image_file(frames[0]), number_of_times_to_upsample=1)
-    cli("review", "decide", job, "--face", 0, "--as", "unknown", "--release", workspace=ws, expect=0)
+    cli("review", "decide", job, "--face", 1, "--as", "unknown", "--release", workspace=ws, expect=0)
     assert not list((ws / "review").glob(f"{job}*"))
     outs = list((ws / "approved" / "website").glob("*.mp4"))
     assert len(outs) == 1 and outs[0].with_suffix(".jpg").is_file()
