@@ -1,0 +1,150 @@
+"""Read the lines of text in a photo on CPU: PP-OCR's detector and recogniser on ONNX Runtime.
+
+The models ship inside the ``rapidocr-onnxruntime`` wheel (PP-OCRv4 detection and recognition);
+nothing is downloaded. The detector runs on a copy of the photo reduced to ``DETECT_LONG_EDGE``
+(text of about 14 px letter height at the working resolution still comes out as a line); the
+recogniser then reads only the detected lines, each cut out of the full-resolution photo and
+straightened (lines turned up to ±30° and more come out level). Boxes that are clearly not a
+line of legible text (too small, much taller than wide) are skipped before recognition.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+DETECT_LONG_EDGE = 1280     # px: the detector's input (the photo is reduced to this first)
+MIN_LINE_HEIGHT = 8         # px at the working resolution: below this nothing is legible
+DETECT_BOX_THRESHOLD = 0.45  # the detector's mean score inside a box (rapidocr's default is 0.5)
+
+_local = threading.local()
+
+
+class TextModelMissing(RuntimeError):
+    """The OCR models are not installed."""
+
+
+@dataclass
+class TextLine:
+    """One detected line: its quadrilateral (tl, tr, br, bl in image pixels), text, score, and
+    per-character quadrilaterals when the recogniser gave them (same length as ``text``)."""
+
+    polygon: np.ndarray          # (4, 2) float32
+    text: str
+    score: float
+    char_polygons: list | None = None
+
+    @property
+    def height(self) -> float:
+        p = self.polygon
+        return float(max(np.linalg.norm(p[0] - p[3]), np.linalg.norm(p[1] - p[2])))
+
+    @property
+    def width(self) -> float:
+        p = self.polygon
+        return float(max(np.linalg.norm(p[0] - p[1]), np.linalg.norm(p[3] - p[2])))
+
+
+def model_dir() -> Path:
+    try:
+        import rapidocr_onnxruntime
+    except ImportError as exc:  # pragma: no cover - a dependency of the package
+        raise TextModelMissing("The text-reading package 'rapidocr-onnxruntime' is not installed; "
+                               "run scripts/setup again.") from exc
+    return Path(rapidocr_onnxruntime.__file__).resolve().parent / "models"
+
+
+def _engines():
+    """``(detector, recogniser, word_boxes)``, loaded once per process and thread, one thread each."""
+    eng = getattr(_local, "engines", None)
+    if eng is None:
+        from rapidocr_onnxruntime.cal_rec_boxes import CalRecBoxes
+        from rapidocr_onnxruntime.ch_ppocr_det import TextDetector
+        from rapidocr_onnxruntime.ch_ppocr_rec import TextRecognizer
+
+        models = model_dir()
+        det_path, rec_path = models / "ch_PP-OCRv4_det_infer.onnx", models / "ch_PP-OCRv4_rec_infer.onnx"
+        for p in (det_path, rec_path):
+            if not p.is_file():
+                raise TextModelMissing(f"The text model {p} is missing; reinstall 'rapidocr-onnxruntime'.")
+        common = {"intra_op_num_threads": 1, "inter_op_num_threads": 1, "use_cuda": False, "use_dml": False}
+        det = TextDetector({**common, "model_path": str(det_path), "limit_side_len": DETECT_LONG_EDGE,
+                            "limit_type": "max", "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5],
+                            "thresh": 0.3, "box_thresh": DETECT_BOX_THRESHOLD, "max_candidates": 1000,
+                            "unclip_ratio": 1.6, "use_dilation": True, "score_mode": "fast"})
+        rec = TextRecognizer({**common, "model_path": str(rec_path), "rec_img_shape": [3, 48, 320],
+                              "rec_batch_num": 8})
+        eng = _local.engines = (det, rec, CalRecBoxes())
+    return eng
+
+
+def warm() -> None:
+    """Load the text models now (worker start-up), so the first photo does not pay for it."""
+    _engines()
+
+
+def detect_lines(rgb: np.ndarray, long_edge: int = DETECT_LONG_EDGE) -> list[np.ndarray]:
+    """Quadrilaterals of the text lines in ``rgb`` (full-resolution coordinates), detected on a
+    copy whose long edge is at most ``long_edge``."""
+    det, _, _ = _engines()
+    h, w = rgb.shape[:2]
+    scale = min(1.0, long_edge / max(h, w))
+    small = rgb if scale == 1.0 else cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))),
+                                                interpolation=cv2.INTER_AREA)
+    boxes, _ = det(np.ascontiguousarray(small[:, :, ::-1]))   # the model was trained on BGR
+    if boxes is None or len(boxes) == 0:
+        return []
+    out = []
+    for box in boxes:
+        quad = np.asarray(box, dtype=np.float32) / scale
+        quad[:, 0] = np.clip(quad[:, 0], 0, w - 1)
+        quad[:, 1] = np.clip(quad[:, 1], 0, h - 1)
+        out.append(quad)
+    return out
+
+
+def plausible_line(quad: np.ndarray) -> bool:
+    """False for boxes that are clearly not a line of legible text: tiny, or much taller than wide
+    (a letter on its own names no one)."""
+    height = max(np.linalg.norm(quad[0] - quad[3]), np.linalg.norm(quad[1] - quad[2]))
+    width = max(np.linalg.norm(quad[0] - quad[1]), np.linalg.norm(quad[3] - quad[2]))
+    return height >= MIN_LINE_HEIGHT and width >= 0.8 * height
+
+
+def crop_line(rgb: np.ndarray, quad: np.ndarray) -> np.ndarray:
+    """The line cut out of ``rgb`` and straightened (BGR, as the recogniser expects)."""
+    width = int(max(np.linalg.norm(quad[0] - quad[1]), np.linalg.norm(quad[2] - quad[3])))
+    height = int(max(np.linalg.norm(quad[0] - quad[3]), np.linalg.norm(quad[1] - quad[2])))
+    width, height = max(width, 2), max(height, 2)
+    target = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=np.float32)
+    matrix = cv2.getPerspectiveTransform(quad.astype(np.float32), target)
+    crop = cv2.warpPerspective(rgb, matrix, (width, height), borderMode=cv2.BORDER_REPLICATE,
+                               flags=cv2.INTER_CUBIC)
+    return np.ascontiguousarray(crop[:, :, ::-1])
+
+
+def read_lines(rgb: np.ndarray, *, long_edge: int = DETECT_LONG_EDGE) -> list[TextLine]:
+    """Every line of text in ``rgb`` (H×W×3 uint8, RGB): detected at a reduced size, read at full size."""
+    if rgb.ndim != 3 or rgb.shape[0] < 8 or rgb.shape[1] < 8:
+        return []
+    quads = [q for q in detect_lines(rgb, long_edge) if plausible_line(q)]
+    if not quads:
+        return []
+    _, rec, word_boxes = _engines()
+    crops = [crop_line(rgb, q) for q in quads]
+    results, _ = rec(crops, return_word_box=True)
+    lines = []
+    try:
+        detailed = word_boxes(crops, quads, results)
+    except Exception:   # character positions are a refinement; the whole line is the fallback
+        detailed = [[r[0], r[1], None, None, None] for r in results]
+    for quad, res in zip(quads, detailed):
+        text, score, char_boxes, chars = res[0], float(res[1]), res[2], res[3]
+        char_polys = None
+        if char_boxes and chars and len(chars) == len(text) and len(char_boxes) == len(text):
+            char_polys = [np.asarray(b, dtype=np.float32) for b in char_boxes]
+        lines.append(TextLine(quad, text or "", score, char_polys))
+    return lines
