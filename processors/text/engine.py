@@ -126,6 +126,43 @@ def crop_line(rgb: np.ndarray, quad: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(crop[:, :, ::-1])
 
 
+def ink_rows(crop: np.ndarray) -> tuple[float, float]:
+    """``(top, bottom)`` of the letters in a straightened line crop, as fractions of its height.
+
+    The detector's box holds a line with a margin that grows with the reduction (up to twice the
+    letters' height), enough to reach the next line of a tightly set certificate; the redaction
+    keeps to the run of rows that holds the most ink (Otsu's split, the rarer side is the ink) plus a fifth of the
+    letters' height each side, and never cuts more than a third off either side.
+    """
+    gray = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
+    h = gray.shape[0]
+    if h < 6 or gray.shape[1] < 6:
+        return 0.0, 1.0
+    _, binary = cv2.threshold(gray, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    ink = binary if binary.mean() < 0.5 else 1 - binary
+    rows = ink.mean(axis=1)
+    present = np.nonzero(rows > max(0.02, 0.15 * float(rows.max())))[0]
+    if len(present) == 0:
+        return 0.0, 1.0
+    # Rows of ink in runs; the line is the run with the most ink (the edge of a neighbouring line
+    # caught in the box is a separate, smaller run).
+    breaks = np.nonzero(np.diff(present) > max(1, round(0.06 * h)))[0]
+    runs = np.split(present, breaks + 1)
+    main = max(runs, key=lambda r: float(rows[r].sum()))
+    top, bottom = int(main[0]), int(main[-1]) + 1
+    margin = 0.2 * (bottom - top) + 1
+    top_f = max(0.0, min(1 / 3, (top - margin) / h))
+    bottom_f = min(1.0, max(2 / 3, (bottom + margin) / h))
+    return top_f, bottom_f
+
+
+def tightened(quad: np.ndarray, top: float, bottom: float) -> np.ndarray:
+    """``quad`` (tl, tr, br, bl) cut to the fractions ``top..bottom`` of its height."""
+    tl, tr, br, bl = quad
+    return np.array([tl + (bl - tl) * top, tr + (br - tr) * top, tr + (br - tr) * bottom, tl + (bl - tl) * bottom],
+                    dtype=np.float32)
+
+
 def read_lines(rgb: np.ndarray, *, long_edge: int = DETECT_LONG_EDGE) -> list[TextLine]:
     """Every line of text in ``rgb`` (H×W×3 uint8, RGB): detected at a reduced size, read at full size."""
     if rgb.ndim != 3 or rgb.shape[0] < 8 or rgb.shape[1] < 8:
@@ -141,8 +178,9 @@ def read_lines(rgb: np.ndarray, *, long_edge: int = DETECT_LONG_EDGE) -> list[Te
         detailed = word_boxes(crops, quads, results)
     except Exception:   # character positions are a refinement; the whole line is the fallback
         detailed = [[r[0], r[1], None, None, None] for r in results]
-    for quad, res in zip(quads, detailed):
+    for quad, crop, res in zip(quads, crops, detailed):
         text, score, char_boxes, chars = res[0], float(res[1]), res[2], res[3]
+        quad = tightened(quad, *ink_rows(crop))
         char_polys = None
         if char_boxes and chars and len(chars) == len(text) and len(char_boxes) == len(text):
             char_polys = [np.asarray(b, dtype=np.float32) for b in char_boxes]

@@ -187,6 +187,13 @@ def text_regions(lines: list[TextLine], people: list, roles: dict[str, str], *,
     for p in people:
         given_of.setdefault(name_engine.fold(p.given or "")[0], set()).add(p.person_id)
     by_id = {p.person_id: p for p in people}
+    if names == "redact" and not all_text and people:
+        # A name the detector split over two boxes: only the hits that cross the join are new.
+        for joined, _, _, cut in joined_pairs(lines):
+            for start, end, pid, kind in _hits(joined, people):
+                if start < cut < end - 1:
+                    regions.append(TextRegion(sub_polygon(joined, start, end), kind, pid,
+                                              "redact" if kind == "full" else CONDITIONAL, (pid,)))
     for line in lines:
         if all_text:
             hits = _hits(line, people) if names == "redact" else []
@@ -207,6 +214,47 @@ def text_regions(lines: list[TextLine], people: list, roles: dict[str, str], *,
                 same = given_of.get(name_engine.fold(person.given)[0], {pid}) if kind == "given" and person else {pid}
                 regions.append(TextRegion(poly, kind, pid, CONDITIONAL, tuple(sorted(same))))
     return regions
+
+
+def joined_pairs(lines: list[TextLine]) -> list[tuple[TextLine, int, int, TextLine]]:
+    """Pairs of lines the detector split that read on as one (same height and slant, the second
+    starting within two letter-heights of the end of the first): ``(joined line, i, j, …)``.
+    A name split across them ("SIOBHAN" | "MURPHY") is then found in the joined text."""
+    out = []
+    for i, a in enumerate(lines):
+        ta, ra = _axis(a.polygon)
+        if ta is None:
+            continue
+        for j, b in enumerate(lines):
+            if i == j:
+                continue
+            tb, _ = _axis(b.polygon)
+            if tb is None or float(ta @ tb) < 0.985:                  # more than ~10 degrees apart
+                continue
+            ha, hb = a.height, b.height
+            if not (0.7 <= hb / max(ha, 1) <= 1.4):
+                continue
+            gap = _mid(b.polygon, left=True) - _mid(a.polygon, left=False)
+            along, across = float(gap @ ta), abs(float(gap @ np.array([-ta[1], ta[0]])))
+            if -0.5 * ha <= along <= 2.0 * ha and across <= 0.35 * ha:
+                joined_chars = None
+                if a.char_polygons is not None and b.char_polygons is not None:
+                    space = np.array([a.polygon[1], b.polygon[0], b.polygon[3], a.polygon[2]], dtype=np.float32)
+                    joined_chars = list(a.char_polygons) + [space] + list(b.char_polygons)
+                quad = np.array([a.polygon[0], b.polygon[1], b.polygon[2], a.polygon[3]], dtype=np.float32)
+                out.append((TextLine(quad, a.text + " " + b.text, min(a.score, b.score), joined_chars), i, j,
+                            len(a.text)))
+    return out
+
+
+def _axis(quad: np.ndarray):
+    v = ((quad[1] - quad[0]) + (quad[2] - quad[3])) / 2
+    n = float(np.linalg.norm(v))
+    return (v / n, n) if n >= 1 else (None, 0.0)
+
+
+def _mid(quad: np.ndarray, *, left: bool) -> np.ndarray:
+    return (quad[0] + quad[3]) / 2 if left else (quad[1] + quad[2]) / 2
 
 
 def _hits(line: TextLine, people: list) -> list[tuple[int, int, str, str]]:
