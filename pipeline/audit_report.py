@@ -28,6 +28,7 @@ LABELS = {
     "thumbnail": "Embedded preview picture",
     "full_name_in_filename": "Full name in file name",
     "full_name_in_metadata": "Full name in embedded text",
+    "full_name_in_picture": "Full name in the picture",
     "face_never_publish": "Child who must never be published",
     "face_refused": "Face: consent refused",
     "face_withdrawn": "Face: consent withdrawn",
@@ -37,7 +38,7 @@ LABELS = {
 }
 SEVERITY = {k: ("critical" if k in ("face_never_publish",) else
                 "high" if k in ("face_refused", "face_withdrawn", "face_expired", "gps",
-                                "full_name_in_filename", "full_name_in_metadata") else
+                                "full_name_in_filename", "full_name_in_metadata", "full_name_in_picture") else
                 "medium" if k in ("face_uncertain", "face_unknown", "thumbnail") else "low") for k in KINDS}
 CSV_COLUMNS = ["path", "ok", "kind", "channel", "face", "box", "person", "name", "match", "distance", "source",
                "text", "detail", "error", "note", "sha256"]
@@ -89,6 +90,9 @@ def describe(f: dict) -> str:
     who = _who(f)
     if kind in ("full_name_in_filename", "full_name_in_metadata"):
         return f"“{f['text']}” in the {_source(f['source'])} — {who}"
+    if kind == "full_name_in_picture":
+        t, r, b, l = f["box"]
+        return f"{f['detail']} (at {l},{t}, {r - l}×{b - t} px) — {who}"
     if kind.startswith("face_"):
         t, r, b, l = f["box"]
         where = f"face {f['face'] + 1} (at {l},{t}, {r - l}×{b - t} px)"

@@ -35,6 +35,7 @@ from consent.database import now_iso, transaction
 from consent.register import record_event
 from pipeline.context import RunContext
 from pipeline.render import redacted_boxes, render_channels
+from pipeline.text_in_picture import stored_texts, texts_scaled
 from pipeline.rerender import (OriginalMissing, decode_original, load_faces, original_bytes, redecided,
                                refresh_preview, render_lock, save_decisions, update_result)
 from processors.names import NamedPerson, find_names, scrub_caption
@@ -336,7 +337,7 @@ def _propagate_job(ws, ctx, job_id: int, named: list[NamedPerson], cause: str, a
             new_sha[o["id"]] = o["sha256"]
             continue
         try:
-            image, faces = source.for_channel(o, final)
+            image, faces, texts = source.for_channel(o, final)
         except OriginalMissing as exc:
             # Nothing left to redact from: the file must not stay out with the face shown.
             _unlink(path)
@@ -345,7 +346,7 @@ def _propagate_job(ws, ctx, job_id: int, named: list[NamedPerson], cause: str, a
             unrenderable.add(o["id"])
             continue
         _, shas = render_channels(ws, image, faces, [o["channel"]], "", {o["channel"]: new_caption or ""},
-                                  existing={o["channel"]: o["path"]})
+                                  existing={o["channel"]: o["path"]}, texts=texts)
         new_sha[o["id"]] = shas[o["channel"]]
 
     plan = [(o, "retracted", None, why, people) if o["id"] in unrenderable else (o, action, c, why, people)
@@ -445,14 +446,16 @@ class _Source:
         self._original: Image.Image | None = None
         self._missing: OriginalMissing | None = None
 
-    def for_channel(self, output, faces: list[dict]) -> tuple[Image.Image, list[dict]]:
+    def for_channel(self, output, faces: list[dict]) -> tuple[Image.Image, list[dict], list[dict]]:
+        """Pixels, faces and the job's text regions, all in the same coordinates."""
+        texts = stored_texts(self.job)
         if self._original is None and self._missing is None:
             try:
                 self._original = decode_original(self.ws, self.job, original_bytes(self.ws, self.job))
             except OriginalMissing as exc:
                 self._missing = exc
         if self._original is not None:
-            return self._original, faces
+            return self._original, faces, texts
         released = self.ws.root / output["path"]
         if not released.is_file() or not self.job["width"]:
             raise self._missing
@@ -460,7 +463,7 @@ class _Source:
             image = im.convert("RGB")
         scale = image.width / self.job["width"]
         scaled = [{**f, "box": tuple(int(round(v * scale)) for v in f["box"])} for f in faces]
-        return image, scaled
+        return image, scaled, texts_scaled(texts, scale)
 
 
 def _write_caption(path, caption: str | None) -> None:

@@ -24,6 +24,7 @@ from pipeline.captions import channel_captions
 from pipeline.context import RunContext
 from pipeline.errors import UserError
 from pipeline.render import remove_preview, render_channels
+from pipeline.text_in_picture import stored_texts
 from pipeline.rerender import (OriginalMissing, decode_original, job_row, load_faces, original_bytes,
                                output_stem, redecided, refresh_preview, render_lock, save_decisions,
                                update_result)
@@ -228,7 +229,8 @@ def _release(ws, job_id: int, *, actor: str, ctx: RunContext | None) -> dict:
     caption = job["caption"]
     analysis = SimpleNamespace(faces=work, metadata=None if caption else inspect_metadata(data, job["source"]))
     captions = channel_captions(caption, analysis, ctx, ws.config)
-    outputs, shas = render_channels(ws, image, work, ctx.channels, output_stem(job), captions)
+    outputs, shas = render_channels(ws, image, work, ctx.channels, output_stem(job), captions,
+                                    texts=stored_texts(job))
     reason = summarise([FaceDecision(w["decisions"], w["reasons"]) for w in work], ctx.channels)
     reason = f"{reason} (released on review by {actor})"
     at = now_iso()

@@ -113,13 +113,30 @@ STYLES = {
 
 
 def make_scene(background: Image.Image, *, kind: str, lines: list[tuple[str, str]], font: Path,
-               letter_px: int, angle: float, rng: random.Random) -> Scene:
-    """``background`` with one card of ``kind`` holding ``lines`` ([(text, label)]) pasted in."""
+               letter_px: int, angle: float, rng: random.Random, beside: bool = False) -> Scene:
+    """``background`` with one card of ``kind`` holding ``lines`` ([(text, label)]) pasted in.
+
+    ``beside=True`` widens the photo with a blurred mirror image of itself and puts the card
+    there, clear of every face (a face's redaction would otherwise cover harmless text too).
+    """
     img = background.convert("RGB").copy()
     fg, bg, border = STYLES[kind]
     card, boxes = _card([t for t, _ in lines], font, letter_px, fg, bg, border=border)
     rot_w = abs(card.width * math.cos(math.radians(angle))) + abs(card.height * math.sin(math.radians(angle)))
     rot_h = abs(card.width * math.sin(math.radians(angle))) + abs(card.height * math.cos(math.radians(angle)))
+    if beside:
+        from PIL import ImageFilter, ImageOps
+
+        strip_w = int(rot_w + 40)
+        height = max(img.height, int(rot_h + 40))
+        canvas = Image.new("RGB", (img.width + strip_w, height), (128, 128, 128))
+        canvas.paste(img, (0, 0))
+        mirror = ImageOps.mirror(img).filter(ImageFilter.GaussianBlur(6)).resize((strip_w, height))
+        canvas.paste(mirror, (img.width, 0))
+        cx = img.width + strip_w / 2
+        cy = rng.uniform(rot_h / 2 + 10, height - rot_h / 2 - 10)
+        polys = _paste_rotated(canvas, card, boxes, (cx, cy), angle)
+        return Scene(canvas, [Region(t, label, p, letter_px) for (t, label), p in zip(lines, polys)], kind)
     if rot_w > img.width * 0.95 or rot_h > img.height * 0.95:
         scale = min(img.width * 0.95 / rot_w, img.height * 0.95 / rot_h)
         img = img.resize((int(img.width / scale) + 1, int(img.height / scale) + 1), Image.Resampling.BICUBIC)
@@ -131,7 +148,8 @@ def make_scene(background: Image.Image, *, kind: str, lines: list[tuple[str, str
 
 
 def scene_set(backgrounds: list[Image.Image], people: list[tuple[str, str]], *, seed: int = 17,
-              count: int = 24, letter_range=(14, 40), angles=(-30, -20, -10, 0, 0, 10, 20, 30)) -> list[Scene]:
+              count: int = 24, letter_range=(14, 40), angles=(-30, -20, -10, 0, 0, 10, 20, 30),
+              beside: bool = False) -> list[Scene]:
     """``count`` scenes mixing every card kind, font, size and angle; names from ``people`` (given, family)."""
     rng = random.Random(seed)
     kinds = list(STYLES)
@@ -151,5 +169,5 @@ def scene_set(backgrounds: list[Image.Image], people: list[tuple[str, str]], *, 
             lines = [(harmless[0], "harmless"), (name, "name"), (harmless[1], "harmless")]
         scenes.append(make_scene(backgrounds[i % len(backgrounds)], kind=kind, lines=lines,
                                  font=all_fonts[i % len(all_fonts)], letter_px=rng.randint(*letter_range),
-                                 angle=angles[i % len(angles)] + rng.uniform(-2, 2), rng=rng))
+                                 angle=angles[i % len(angles)] + rng.uniform(-2, 2), rng=rng, beside=beside))
     return scenes

@@ -123,10 +123,15 @@ def correct(text: str, people: list) -> tuple[str, list[int]]:
             a, b = pairs[folded]
             replacement = a + " " + b
         elif len(folded) >= 5 and folded not in index.get(folded, ()):
-            candidates = set(index.get(folded, ()))
-            for i in range(len(folded)):
-                candidates |= index.get(folded[:i] + folded[i + 1:], set())
-            near = sorted(c for c in candidates if _one_edit(folded, c))
+            near = []
+            # "rn" read for "m" and "vv" for "w" are the recogniser's commonest slips.
+            for form in dict.fromkeys((folded, folded.replace("rn", "m"), folded.replace("vv", "w"))):
+                candidates = set(index.get(form, ()))
+                for i in range(len(form)):
+                    candidates |= index.get(form[:i] + form[i + 1:], set())
+                near = sorted(c for c in candidates if _one_edit(form, c))
+                if near:
+                    break
             if len(near) == 1:
                 replacement = near[0]
         if replacement is None:
