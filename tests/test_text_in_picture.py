@@ -25,6 +25,16 @@ PEOPLE = [("Amelia", "Hart"), ("Zoë", "Okafor"), ("Łukasz", "Nowak"), ("Siobh�
           ("Oliver", "Bennett"), ("Priya", "Raghunathan")]
 
 
+def need_fonts() -> None:
+    if not fonts():
+        pytest.skip("needs TrueType fonts (Debian fonts-dejavu-core; scripts/setup installs it as root)")
+
+
+@pytest.fixture(autouse=True)
+def _needs_fonts():
+    need_fonts()
+
+
 def tesseract() -> str:
     path = shutil.which("tesseract")
     if not path:
@@ -33,9 +43,9 @@ def tesseract() -> str:
 
 
 def _fold(text: str) -> str:
-    from processors.names import fold
+    from processors.text.regions import fold
 
-    return re.sub(r"[^a-z0-9]+", " ", fold(text)[0]).strip()
+    return re.sub(r"[^a-z0-9]+", " ", fold(text)).strip()
 
 
 def read_region(image: Image.Image, polygon, pad: float = 0.6) -> str:
@@ -85,6 +95,7 @@ def _name_legible(text: str, reading: str) -> bool:
 
 @pytest.fixture(scope="module")
 def scenes():
+    need_fonts()
     events = fixtures_dir("faces", "events")
     backgrounds = [Image.open(p).convert("RGB") for p in sorted(events.glob("*.jpg"))]
     # Every card kind, all fonts in turn, 14-36 px capitals, -30..+30 degrees.
@@ -185,6 +196,7 @@ def processed(tmp_path_factory):
 
     from pipeline.cli import main
 
+    need_fonts()
     tesseract()
     events = fixtures_dir("faces", "events")
     base = tmp_path_factory.mktemp("text_ws")

@@ -62,6 +62,12 @@ def find_names(text: str, people: list) -> list:
     return name_engine.find_names(text, people)
 
 
+def fold(text: str) -> str:
+    """The name engine's case- and accent-folded form of ``text`` (its older version also returned a map)."""
+    folded = name_engine.fold(text)
+    return folded[0] if isinstance(folded, tuple) else folded
+
+
 @functools.lru_cache(maxsize=8)
 def _vocabulary(names: tuple[str, ...]) -> dict[str, set[str]]:
     """Deletion index of register name words (folded, 5+ letters): every word with one letter
@@ -94,7 +100,7 @@ def _one_edit(a: str, b: str) -> bool:
 def _name_words(people: list) -> tuple[tuple[str, ...], dict[str, tuple[str, str]]]:
     words, pairs = set(), {}
     for p in people:
-        g, f = name_engine.fold(p.given or "")[0].strip(), name_engine.fold(p.family or "")[0].strip()
+        g, f = fold(p.given or "").strip(), fold(p.family or "").strip()
         for w in (g, f):
             if w and " " not in w:
                 words.add(w)
@@ -107,46 +113,70 @@ def _name_words(people: list) -> tuple[tuple[str, ...], dict[str, tuple[str, str
 _WORD = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*")
 
 
+def _near(folded: str, index: dict[str, set[str]]) -> str | None:
+    """The one register name word ``folded`` is, or is one edit (or an "rn"/"m" slip) away from."""
+    if folded in index.get(folded, ()):
+        return folded
+    if len(folded) < 5:
+        return None
+    # "rn" read for "m" and "vv" for "w" are the recogniser's commonest slips.
+    for form in dict.fromkeys((folded, folded.replace("rn", "m"), folded.replace("vv", "w"))):
+        candidates = set(index.get(form, ()))
+        for i in range(len(form)):
+            candidates |= index.get(form[:i] + form[i + 1:], set())
+        near = sorted(c for c in candidates if _one_edit(form, c))
+        if len(near) == 1:
+            return near[0]
+        if near:
+            return None
+    return None
+
+
 def correct(text: str, people: list) -> tuple[str, list[int]]:
     """``text`` with near-misses of register names read as those names; and for each character of
-    the result, the index of the character of ``text`` it stands for."""
+    the result, the index of the character of ``text`` it stands for.
+
+    Handled: one wrong letter (names of five letters or more), "rn" for "m", a name split by a
+    stray space ("Mu rphy"), and given and family name run together ("AmeliaHart").
+    """
     words, pairs = _name_words(people)
     index = _vocabulary(words)
-    out, where, pos = [], [], 0
-    for m in _WORD.finditer(text):
-        out.append(text[pos:m.start()])
-        where.extend(range(pos, m.start()))
-        token = m.group(0)
-        folded = name_engine.fold(token)[0]
+    tokens = [(m.start(), m.end()) for m in _WORD.finditer(text)]
+    out, where, pos, i = [], [], 0, 0
+    while i < len(tokens):
+        s, e = tokens[i]
+        token = text[s:e]
+        folded = fold(token)
         replacement = None
         if folded in pairs:                               # "AmeliaHart": two words run together
             a, b = pairs[folded]
             replacement = a + " " + b
-        elif len(folded) >= 5 and folded not in index.get(folded, ()):
-            near = []
-            # "rn" read for "m" and "vv" for "w" are the recogniser's commonest slips.
-            for form in dict.fromkeys((folded, folded.replace("rn", "m"), folded.replace("vv", "w"))):
-                candidates = set(index.get(form, ()))
-                for i in range(len(form)):
-                    candidates |= index.get(form[:i] + form[i + 1:], set())
-                near = sorted(c for c in candidates if _one_edit(form, c))
-                if near:
-                    break
-            if len(near) == 1:
-                replacement = near[0]
-        if replacement is None:
+        elif folded not in index.get(folded, ()):
+            joined = None
+            if i + 1 < len(tokens) and text[e:tokens[i + 1][0]] == " ":
+                nxt = fold(text[tokens[i + 1][0]:tokens[i + 1][1]])
+                if nxt not in index.get(nxt, ()):
+                    joined = _near(folded + nxt, index)
+            if joined is not None and (joined == folded + nxt or _near(folded, index) is None):
+                replacement, e, i = joined, tokens[i + 1][1], i + 1     # "Mu rphy": a stray space
+                token = text[s:e]
+            else:
+                replacement = _near(folded, index)
+        out.append(text[pos:s])
+        where.extend(range(pos, s))
+        if replacement is None or replacement == folded:
             out.append(token)
-            where.extend(range(m.start(), m.end()))
+            where.extend(range(s, e))
         else:
-            if token.isupper():
+            if token.replace(" ", "").isupper():
                 replacement = replacement.upper()
             elif token[:1].isupper():
                 replacement = " ".join(w[:1].upper() + w[1:] for w in replacement.split(" "))
             out.append(replacement)
-            n = len(replacement)
-            span = m.end() - m.start()
-            where.extend(m.start() + min(span - 1, (k * span) // max(n, 1)) for k in range(n))
-        pos = m.end()
+            n, span = len(replacement), e - s
+            where.extend(s + min(span - 1, (k * span) // max(n, 1)) for k in range(n))
+        pos = e
+        i += 1
     out.append(text[pos:])
     where.extend(range(pos, len(text)))
     return "".join(out), where
@@ -190,7 +220,7 @@ def text_regions(lines: list[TextLine], people: list, roles: dict[str, str], *,
     regions: list[TextRegion] = []
     given_of: dict[str, set[str]] = {}
     for p in people:
-        given_of.setdefault(name_engine.fold(p.given or "")[0], set()).add(p.person_id)
+        given_of.setdefault(fold(p.given or ""), set()).add(p.person_id)
     by_id = {p.person_id: p for p in people}
     if names == "redact" and not all_text and people:
         # A name the detector split over two boxes: only the hits that cross the join are new.
@@ -216,7 +246,7 @@ def text_regions(lines: list[TextLine], people: list, roles: dict[str, str], *,
                 regions.append(TextRegion(poly, kind, pid, "redact"))
             else:
                 person = by_id.get(pid)
-                same = given_of.get(name_engine.fold(person.given)[0], {pid}) if kind == "given" and person else {pid}
+                same = given_of.get(fold(person.given), {pid}) if kind == "given" and person else {pid}
                 regions.append(TextRegion(poly, kind, pid, CONDITIONAL, tuple(sorted(same))))
     return regions
 
