@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from consent.register import record_event
 from processors.decode import RejectedImage, decode_image
 from processors.face_detect import DetectOptions, detect
 from processors.face_encode import box_size, encode_detection
+from processors.gate import Refused, check_path, display, read_input
 
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".heic", ".heif"}
 JUNK_NAMES = {"thumbs.db", "desktop.ini", ".ds_store"}
@@ -77,10 +79,19 @@ def find_reference_photos(directory: Path, person_ids: set[str]) -> tuple[list[t
     for entry in sorted(directory.iterdir()):
         if _is_junk(entry):
             continue
+        not_plain = check_path(entry, root=directory)
+        if not_plain is not None and not_plain.kind != "folder":  # a link, pipe or device: never opened
+            refused.append((entry, not_plain.why))
+            continue
         if entry.is_dir():
             pid = lookup(entry.name)
-            for f in sorted(p for p in entry.rglob("*") if p.is_file() and not _is_junk(p)):
-                if pid is None:
+            for f in _files_under(entry):
+                if _is_junk(f):
+                    continue
+                gate = check_path(f, root=directory)
+                if gate is not None:
+                    refused.append((f, gate.why))
+                elif pid is None:
                     refused.append((f, f"the folder '{entry.name}' is not a person_id in the register "
                                        "(name each folder after a person_id from the register CSV)"))
                 elif f.suffix.lower() not in PHOTO_SUFFIXES:
@@ -99,6 +110,17 @@ def find_reference_photos(directory: Path, person_ids: set[str]) -> tuple[list[t
             else:
                 photos.append((entry, pid))
     return photos, refused
+
+
+def _files_under(folder: Path) -> list[Path]:
+    """Everything below ``folder`` that is not a folder (links and pipes included, so the gate can
+    refuse them with a reason); links to folders are listed, never entered."""
+    out: list[Path] = []
+    for root, dirs, files in os.walk(folder):
+        links = [d for d in dirs if os.path.islink(os.path.join(root, d))]
+        dirs[:] = sorted(d for d in dirs if d not in links and not d.startswith("."))
+        out += [Path(root) / f for f in files + links]
+    return sorted(out)
 
 
 def _is_junk(path: Path) -> bool:
@@ -122,15 +144,16 @@ def _person_from_filename(stem: str, ids: set[str], folded: dict[str, list[str]]
 
 # ---------------------------------------------------------------- reading one photo
 
-def decode_photo(path: Path, max_edge: int = MAX_EDGE) -> DecodedPhoto:
+def decode_photo(path: Path, max_edge: int = MAX_EDGE, data: bytes | None = None) -> DecodedPhoto:
     """Open a photo with the release path's decoder (same checks, EXIF orientation, sRGB) and
     downscale it to ``max_edge``. Raises PhotoError."""
+    if data is None:
+        try:
+            data = read_input(path, max_bytes=MAX_BYTES)
+        except Refused as exc:
+            raise PhotoError(f"cannot be read: {exc.why}") from None
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise PhotoError(f"cannot be read ({exc.strerror or exc}); check the file and its permissions") from None
-    try:
-        decoded = decode_image(data, name=path.name, max_bytes=MAX_BYTES, max_pixels=MAX_PIXELS,
+        decoded = decode_image(data, name=display(path.name), max_bytes=MAX_BYTES, max_pixels=MAX_PIXELS,
                                min_long_edge=max_edge)
     except RejectedImage as exc:
         raise PhotoError(f"cannot be read as a photo: {exc.reason}") from None
@@ -180,9 +203,9 @@ def enrol_directory(conn, directory: str | Path, *, actor: str, min_face_size: i
 
     def rel(p: Path) -> str:
         try:
-            return str(p.relative_to(directory))
+            return display(p.relative_to(directory))
         except ValueError:
-            return str(p)
+            return display(p)
 
     for path, reason in refused_paths:
         report.refused.append((rel(path), reason))
@@ -200,9 +223,9 @@ def enrol_directory(conn, directory: str | Path, *, actor: str, min_face_size: i
                                          "'pipeline consent import' before enrolling photos"))
             continue
         try:
-            data = path.read_bytes()
-        except OSError as exc:
-            report.refused.append((name, f"cannot be read ({exc.strerror or exc})"))
+            data = read_input(path, root=directory, max_bytes=MAX_BYTES)
+        except Refused as exc:
+            report.refused.append((name, f"cannot be read: {exc.why}"))
             continue
         sha = hashlib.sha256(data).hexdigest()
         others = owners.get(sha, set()) - {pid}
@@ -214,12 +237,12 @@ def enrol_directory(conn, directory: str | Path, *, actor: str, min_face_size: i
             report.already.append((name, pid))
             continue
         try:
-            box, encoding = reference_encoding(decode_photo(path, max_edge), min_face_size)
+            box, encoding = reference_encoding(decode_photo(path, max_edge, data), min_face_size)
         except PhotoError as exc:
             report.refused.append((name, str(exc)))
             continue
         owners.setdefault(sha, set()).add(pid)
-        new_rows.append((pid, path.name, sha, json.dumps(box), np.asarray(encoding, dtype="<f8").tobytes()))
+        new_rows.append((pid, display(path.name), sha, json.dumps(box), np.asarray(encoding, dtype="<f8").tobytes()))
         added.setdefault(pid, []).append(sha)
         report.enrolled.append((name, pid))
 

@@ -28,6 +28,9 @@ from pathlib import Path
 
 from consent.database import now_iso, transaction
 from consent.register import RegisterError, insert_history, record_event
+from processors.gate import Refused, display, read_input
+
+DEFAULT_MAX_BYTES = 20 * 1024 * 1024  # [limits] max_register_mb
 
 BASE_COLUMNS = ("person_id", "given_name", "family_name", "group", "role", "expires", "never_publish")
 REQUIRED = ("person_id", "given_name", "family_name")
@@ -89,17 +92,26 @@ def read_register_csv(data: bytes, channels: Sequence[str], source: str = "regis
     if not text.strip():
         raise RegisterError(f"{source} was not imported: the file is empty. It needs a header row "
                             f"({_example_header(channels)}) and one row per person.")
-    first_line = text.lstrip().splitlines()[0]
+    first_line = text.lstrip().split("\n", 1)[0]
     delimiter = ";" if ";" in first_line and "," not in first_line else ","
+    del data
     try:
-        records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False))
+        return _read_records(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False),
+                             channels, source)
     except csv.Error as exc:  # NUL bytes, a runaway quoted field …
         raise RegisterError(f"{source} was not imported: it is not a readable CSV file ({exc}). "
                             "Save it again from the spreadsheet as CSV UTF-8.") from None
-    header_row = next((i for i, rec in enumerate(records) if any(c.strip() for c in rec)), None)
+
+
+def _read_records(reader, channels: Sequence[str], source: str) -> tuple[list[RegisterRow], list[str]]:
+    """Check the records one at a time as the reader streams them (the file is never held as a list)."""
+    header_row, header = None, None
+    for i, rec in enumerate(reader):
+        if any(c.strip() for c in rec):
+            header_row, header = i, [h.strip().lower() for h in rec]
+            break
     if header_row is None:
         raise RegisterError(f"{source} was not imported: the file has no header row.")
-    header = [h.strip().lower() for h in records[header_row]]
     columns = _check_header(header, header_row + 1, channels, source)
     notes = [f"There is no '{c}' column: everyone in this file is refused on {c}."
              for c in channels if c not in columns]
@@ -110,8 +122,7 @@ def read_register_csv(data: bytes, channels: Sequence[str], source: str = "regis
     errors: list[str] = []
     seen: dict[str, int] = {}
     seen_folded: dict[str, tuple[str, int]] = {}
-    for index in range(header_row + 1, len(records)):
-        rec = records[index]
+    for index, rec in enumerate(reader, start=header_row + 1):
         rownum = index + 1
         if not any(c.strip() for c in rec):
             continue
@@ -243,19 +254,32 @@ def _parse_row(cells: dict[str, str], rownum: int, channels: Sequence[str], colu
 
 # ---------------------------------------------------------------- applying
 
-def import_register(conn, path: str | Path, channels: Sequence[str], *, actor: str) -> ImportSummary:
-    """Check the whole file, then apply it in one transaction. Raises RegisterError (nothing changed)."""
+def import_register(conn, path: str | Path, channels: Sequence[str], *, actor: str,
+                    max_bytes: int = DEFAULT_MAX_BYTES) -> ImportSummary:
+    """Check the whole file, then apply it in one transaction. Raises RegisterError (nothing changed).
+
+    The file is read through the gate (``processors.gate``): a regular file, not a link, a pipe or
+    a device, and at most ``max_bytes`` (``[limits] max_register_mb``), refused before it is read.
+    """
     path = Path(path)
+    shown = display(path)
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise RegisterError(f"{path} does not exist. Check the file name and folder.") from None
-    except IsADirectoryError:
-        raise RegisterError(f"{path} is a folder; give the register CSV file.") from None
-    except PermissionError:
-        raise RegisterError(f"{path} cannot be read (permission denied).") from None
-    rows, notes = read_register_csv(data, channels, path.name)
-    return apply_rows(conn, rows, channels, source=path.name, actor=actor, notes=notes)
+        data = read_input(path, max_bytes=max_bytes)
+    except Refused as exc:
+        if exc.kind == "missing":
+            raise RegisterError(f"{shown} does not exist. Check the file name and folder.") from None
+        if exc.kind == "folder":
+            raise RegisterError(f"{shown} is a folder; give the register CSV file.") from None
+        if exc.kind == "denied":
+            raise RegisterError(f"{shown} cannot be read (permission denied).") from None
+        if exc.kind == "too_large":
+            raise RegisterError(f"{shown} was not imported: it is larger than {max_bytes / 1024 / 1024:g} MB "
+                                "([limits] max_register_mb in pipeline.toml); a register of a whole school is "
+                                "far smaller, so check it is the right file.") from None
+        raise RegisterError(f"{shown} was not imported: {exc.why}.") from None
+    rows, notes = read_register_csv(data, channels, display(path.name))
+    del data
+    return apply_rows(conn, rows, channels, source=display(path.name), actor=actor, notes=notes)
 
 
 def apply_rows(conn, rows: list[RegisterRow], channels: Sequence[str], *, source: str, actor: str,

@@ -1,24 +1,51 @@
 """Where a caption comes from, and what each channel may say."""
 from __future__ import annotations
 
+import logging
+import os
+import re
 from pathlib import Path
 
+from processors.gate import Refused, display, fits_name_max, read_capped
 from processors.metadata import embedded_caption
 from processors.names import scrub_caption
 
 SIDECAR_LIMIT = 64 * 1024
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+log = logging.getLogger(__name__)
+
+
+def sidecar_candidates(photo: Path) -> list[Path]:
+    """``<photo>.txt`` and ``<photo stem>.txt``, leaving out any name longer than the file system allows
+    (never built, never looked up: a 251-byte photo name has no ``.jpg.txt`` sidecar)."""
+    out = []
+    for name in (photo.name + ".txt", photo.stem + ".txt"):
+        if fits_name_max(name) and name != photo.name:
+            out.append(photo.with_name(name))
+    return out
 
 
 def read_sidecar(photo: Path) -> tuple[str | None, Path | None]:
-    """Caption from ``<photo>.txt`` or ``<photo stem>.txt`` beside the photo, if present."""
-    for candidate in (photo.with_name(photo.name + ".txt"), photo.with_suffix(".txt")):
-        if candidate != photo and candidate.is_file() and not candidate.is_symlink():
-            try:
-                with open(candidate, "rb") as fh:
-                    text = fh.read(SIDECAR_LIMIT).decode("utf-8-sig", "replace").strip()
-            except OSError:
-                continue
-            return (text or None), candidate
+    """Caption from ``<photo>.txt`` or ``<photo stem>.txt`` beside the photo, if present.
+
+    Read through the gate: a regular file, not a link, at most ``SIDECAR_LIMIT`` bytes. A sidecar
+    larger than that is not a caption (a 1 GB file of NULs): it is left unread and the photo gets no
+    sidecar caption. NUL and other control characters never reach a caption.
+    """
+    for candidate in sidecar_candidates(photo):
+        if not os.path.lexists(candidate):
+            continue
+        try:
+            raw, more = read_capped(candidate, root=candidate.parent, limit=SIDECAR_LIMIT)
+        except Refused as exc:
+            log.info("caption %s not read: %s", display(candidate), exc.why)
+            continue
+        if more:
+            log.info("caption %s not read: larger than %d KB", display(candidate), SIDECAR_LIMIT // 1024)
+            return None, candidate
+        text = _CONTROL.sub("", raw.decode("utf-8-sig", "replace")).strip()
+        return (text or None), candidate
     return None, None
 
 

@@ -74,6 +74,9 @@ def _check(data: dict, path: Path | None) -> None:
         raise ConfigError(f"{where}: [channels] names must be a non-empty list of lower-case words, like [\"website\", \"social\"].")
     if len(set(names)) != len(names):
         raise ConfigError(f"{where}: [channels] names lists a channel twice.")
+    for key in ("max_file_mb", "max_megapixels", "max_register_mb"):
+        if not data["limits"][key] > 0:
+            raise ConfigError(f"{where}: [limits] {key} must be more than 0.")
     f = data["faces"]
     if not (0 < f["match_tolerance"] <= f["review_tolerance"] <= 1.0):
         raise ConfigError(f"{where}: [faces] needs 0 < match_tolerance <= review_tolerance <= 1.0.")

@@ -24,9 +24,11 @@ from consent.database import transaction
 from pipeline import jobs
 from pipeline.analyse import Analysis, analyse
 from pipeline.captions import channel_captions, read_sidecar
-from pipeline.cli_common import actor_name
+from pipeline.actor import actor_name
 from pipeline.context import RunContext
 from pipeline.render import render_channels, render_preview, write_channels, write_preview
+from processors.gate import NAME_MAX, Refused, display
+from processors.gate import read_input as gate_read
 from processors.output import write_atomic
 
 
@@ -35,11 +37,13 @@ def sha256_bytes(data: bytes) -> str:
 
 
 def display_source(ws, path: Path) -> str:
-    """The input's path relative to the workspace when inside it, else as given."""
+    """The input's path relative to the workspace when inside it, else as given, in its display form
+    (a name that is not UTF-8 keeps its bytes visible as ``\\xe9``; control characters escaped)."""
     try:
-        return str(Path(os.path.abspath(path)).relative_to(os.path.abspath(ws.root)))
+        rel = str(Path(os.path.abspath(path)).relative_to(os.path.abspath(ws.root)))
     except ValueError:
-        return str(path)
+        rel = str(path)
+    return display(rel)
 
 
 def process_file(ws, path: Path | str, *, caption: str | None = None, move: bool = False,
@@ -69,16 +73,17 @@ class Received:
     caption: str | None
 
 
-def read_input(ws, path: Path | str) -> bytes | None:
+def read_input(ws, path: Path | str, root: Path | str | None = None) -> bytes | None:
     """The input's bytes, or None when it cannot be read (``receive`` then records why)."""
     try:
-        return _read_input(Path(path), ws.config["limits"]["max_file_mb"])
+        return _read_input(Path(path), ws.config["limits"]["max_file_mb"], root)
     except _Unreadable:
         return None
 
 
 def receive(ws, path: Path | str, *, caption: str | None = None, move: bool = False,
-            source: str | None = None, data: bytes | None = None) -> "Received | dict":
+            source: str | None = None, data: bytes | None = None,
+            root: Path | str | None = None) -> "Received | dict":
     """Everything before analysis: read (unless ``data`` is given), hash, job row, keep the original.
 
     Returns the final record (a dict) when there is nothing to analyse — an unreadable input, or
@@ -92,7 +97,7 @@ def receive(ws, path: Path | str, *, caption: str | None = None, move: bool = Fa
 
     if data is None:
         try:
-            data = _read_input(path, ws.config["limits"]["max_file_mb"])
+            data = _read_input(path, ws.config["limits"]["max_file_mb"], root)
         except _Unreadable as exc:
             return _reject_unreadable(ws, path, source, exc, move)
 
@@ -111,7 +116,7 @@ def receive(ws, path: Path | str, *, caption: str | None = None, move: bool = Fa
 
     if finished and not resumable:
         return _record_duplicate(ws, job_id, finished[0], original, caption)
-    return Received(job_id, source, sha, data, path.name, original, caption)
+    return Received(job_id, source, sha, data, display(path.name), original, caption)
 
 
 def _run(ws, ctx, job_id, source, sha, data, name, original: Path, caption) -> dict:
@@ -173,35 +178,28 @@ class _Unreadable(Exception):
     pass
 
 
-def _read_input(path: Path, max_mb: float) -> bytes:
+def _read_input(path: Path, max_mb: float, root: Path | str | None = None) -> bytes:
+    """The input's bytes through the gate (``processors.gate``): a regular file, no link on its path
+    inside ``root`` (the folder the user named; by default the file's own folder), within the limit."""
     try:
-        if path.is_symlink():
-            raise _Unreadable("it is a shortcut (symbolic link), not a photo; copy the photo itself")
-        size = path.stat().st_size
-        if size > max_mb * 1024 * 1024:
-            raise _Unreadable(f"the file is {size / 1e6:.0f} MB; the limit is {max_mb:g} MB ([limits] max_file_mb)")
-        with open(path, "rb") as fh:
-            return fh.read()
-    except FileNotFoundError:
-        raise _Unreadable("the file disappeared before it could be read")
-    except IsADirectoryError:
-        raise _Unreadable("it is a folder, not a file")
-    except PermissionError:
-        raise _Unreadable("the pipeline is not allowed to read it (permission denied); "
-                          "give the pipeline read access and drop it again")
-    except OSError as exc:
-        raise _Unreadable(f"it could not be read ({exc.strerror or exc})")
+        return gate_read(path, root=root if root is not None else os.path.dirname(os.path.abspath(path)),
+                         max_bytes=int(max_mb * 1024 * 1024))
+    except Refused as exc:
+        raise _Unreadable(exc.why) from None
+    except MemoryError:
+        raise _Unreadable("it is too large to read into memory") from None
 
 
 def _reject_unreadable(ws, path: Path, source: str, exc: _Unreadable, move: bool) -> dict:
     reason = f"Rejected: {exc}."
     job_id = jobs.create(ws.db, source, None, actor_name())
     kept = None
-    if move and (path.exists() or path.is_symlink()):
-        dest = _quarantine_name(ws, path.name, job_id)
+    if move and os.path.lexists(path):
+        dest = _quarantine_name(ws, display(path.name), job_id)
         try:
             os.rename(path, dest)
             kept = dest
+            _private(dest)
             write_atomic(dest.with_name(dest.name + ".reason.txt"), (reason + "\n").encode(), mode=0o600)
         except OSError:
             kept = None
@@ -241,6 +239,7 @@ def _quarantine(ws, original: Path, name: str, job_id: int, reason: str) -> Path
     write_atomic(dest.with_name(dest.name + ".reason.txt"), (reason + "\n").encode("utf-8"), mode=0o600)
     if original.exists():
         os.replace(original, dest)
+        _private(dest)
     return dest
 
 
@@ -249,14 +248,27 @@ def _quarantine_name(ws, name: str, job_id: int) -> Path:
 
 
 def safe_name(name: str, limit: int = 80) -> str:
-    """A filename safe to show and store: no path parts, control characters or odd spacing."""
-    name = unicodedata.normalize("NFC", name)
+    """A filename safe to show and store: no path parts, control characters or odd spacing; at most
+    ``limit`` characters and short enough in bytes that a job prefix and ``.reason.txt`` still fit."""
+    name = unicodedata.normalize("NFC", display(name))
     name = re.sub(r"[\x00-\x1f\x7f/\\]+", "_", name).strip(" .") or "file"
-    if len(name) > limit:
+    if len(name) > limit or len(name.encode()) > NAME_MAX - 64:
         stem, dot, ext = name.rpartition(".")
         ext = ext[:10] if dot and len(ext) <= 10 else ""
-        name = name[: limit - len(ext) - 1] + ("." + ext if ext else "")
+        keep = min(limit - len(ext) - 1, len(name))
+        while len(name[:keep].encode()) + len(ext.encode()) + 1 > NAME_MAX - 64:
+            keep -= 1
+        name = name[:keep] + ("." + ext if ext else "")
     return name
+
+
+def _private(path: Path) -> None:
+    """0600 for anything kept privately (a quarantined pipe too); a link itself has no mode to set."""
+    try:
+        if not os.path.islink(path):
+            os.chmod(path, 0o600)
+    except OSError:
+        pass
 
 
 def _safe_ext(name: str) -> str:

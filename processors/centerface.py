@@ -98,12 +98,14 @@ SURE_MARGIN = 0.0
 
 
 def detect(rgb: np.ndarray, threshold: float = 0.5, scale: float = 1.0, *,
-           screen: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+           fast=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Faces in an RGB uint8 image: (boxes N×4 x1,y1,x2,y2; scores N; landmarks N×5×2).
 
     ``scale`` resizes the image before the network sees it (results are mapped back).
-    ``screen`` uses the int8 model first (when available) and the float model on what it is
-    unsure of; ``screen=False`` runs the float model alone on the whole image.
+    ``fast`` is the int8 screen's session (``centerface_int8.session()``, None where it is not
+    available): it looks first and the float model decides what it is unsure of; without it the
+    float model runs alone on the whole image. (The int8 module builds on this one, never the
+    other way round.)
     """
     import cv2
 
@@ -113,11 +115,6 @@ def detect(rgb: np.ndarray, threshold: float = 0.5, scale: float = 1.0, *,
         img = cv2.resize(rgb, (sw, sh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
     else:
         sw, sh, img = w, h, rgb
-    fast = None
-    if screen:
-        from processors import centerface_int8
-
-        fast = centerface_int8.session()
     if fast is None:
         boxes, scores, lms = _run(_session(), img, threshold)
     else:

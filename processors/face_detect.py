@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from processors import centerface, dlib_models
+from processors import centerface, centerface_int8, dlib_models
 
 Box = tuple[int, int, int, int]
 
@@ -104,12 +104,13 @@ def _scale_for(rgb: np.ndarray, megapixels: float) -> float:
 def _centerface(rgb: np.ndarray, threshold: float, scale: float, angle: float,
                 screen: bool = True) -> list[Detection]:
     h, w = rgb.shape[:2]
+    fast = centerface_int8.session() if screen else None
     if angle == 0:
-        boxes, scores, lms = centerface.detect(rgb, threshold, scale, screen=screen)
+        boxes, scores, lms = centerface.detect(rgb, threshold, scale, fast=fast)
         name = "centerface"
     else:
         turned, inverse = _turn(rgb, angle, scale)
-        boxes, scores, lms = centerface.detect(turned, threshold, 1.0, screen=screen)
+        boxes, scores, lms = centerface.detect(turned, threshold, 1.0, fast=fast)
         lms = lms @ inverse[:, :2].T + inverse[:, 2] if len(lms) else lms
         boxes = np.array([_box_back(b, inverse, angle) for b in boxes]).reshape(-1, 4)
         name = f"centerface@{angle:+g}"

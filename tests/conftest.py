@@ -16,6 +16,22 @@ FIXTURES = (ROOT.parent / "shared" / "fixtures").resolve()
 PIPELINE = [sys.executable, "-m", "pipeline.cli"]
 
 
+def pytest_addoption(parser):
+    parser.addoption("--full", action="store_true", default=False,
+                     help="also run the tests marked slow (CI runs a representative part without them)")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``slow`` run with ``--full`` (or CONSENT_PIPELINE_FULL_TESTS=1); CI and a plain
+    ``scripts/test`` run the representative rest, so the suite stays well under 20 minutes."""
+    if config.getoption("--full") or os.environ.get("CONSENT_PIPELINE_FULL_TESTS") == "1":
+        return
+    skip = pytest.mark.skip(reason="slow: run `scripts/test --full` for the whole suite")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
 def fixtures_dir(*parts: str) -> Path:
     """A folder of ../shared/fixtures, or skip the test with a clear message."""
     path = FIXTURES.joinpath(*parts)

@@ -155,7 +155,7 @@ def test_exit_code_and_every_file_reported(audited):
         assert {"path", "findings", "ok"} <= set(rec)
         for f in rec["findings"]:
             assert f["channel"] in CHANNELS
-            assert f["kind"] in {"gps", "exif", "xmp", "iptc", "thumbnail", "full_name_in_filename",
+            assert f["kind"] in {"not_checked", "gps", "exif", "xmp", "iptc", "thumbnail", "full_name_in_filename",
                                  "full_name_in_metadata", "face_refused", "face_withdrawn", "face_expired",
                                  "face_never_publish", "face_uncertain", "face_unknown"}
 
@@ -254,7 +254,9 @@ def test_unreadable_and_other_files_are_reported_not_fatal(audited):
     notes = audited.records["notes.txt"]
     assert notes["ok"] is True and notes["findings"] == [] and "not a photo" in notes["note"]
     link = audited.records["link to outside.jpg"]
-    assert link["ok"] is True and link["checked"] is False and "not followed" in link["note"]
+    # issue 16: a link is not followed, so it is not checked: never "ok"
+    assert link["ok"] is False and link["checked"] is False and "not followed" in link["error"]
+    assert {f["kind"] for f in link["findings"]} == {"not_checked"}
     assert link["sha256"] is None           # never opened
 
 
@@ -381,7 +383,7 @@ def test_released_folder_audits_clean(audited, tmp_path):
 
 def test_opens_nothing_for_writing_and_follows_no_link(workspace, tmp_path, monkeypatch):
     """Every open of the audit is read-only; pipes are never opened; links are never followed."""
-    from pipeline.audit import Auditor
+    from pipeline.audit.run import Auditor
 
     outside = tmp_path / "outside"
     outside.mkdir()
@@ -397,7 +399,9 @@ def test_opens_nothing_for_writing_and_follows_no_link(workspace, tmp_path, monk
     real_open = os.open
 
     def spy(path, flags, *args, **kwargs):
-        opened.append((str(path), flags))
+        # the gate opens each name relative to its folder (dir_fd): those opens are in the tree too
+        shown = str(path) if kwargs.get("dir_fd") is None else str(tree / "<in tree>" / str(path))
+        opened.append((shown, flags))
         return real_open(path, flags, *args, **kwargs)
 
     monkeypatch.setattr(os, "open", spy)
@@ -415,9 +419,10 @@ def test_opens_nothing_for_writing_and_follows_no_link(workspace, tmp_path, monk
     assert all(f & writing == 0 and f & os.O_NOFOLLOW for _, f in in_tree)
     assert not [p for p, _ in opened if p.startswith(str(outside))]
     assert not [p for p, _ in in_tree if p.endswith(("pipe", "link.txt", "linked folder"))]
-    assert "not a regular file" in reports["pipe"].note
-    assert "not followed" in reports["link.txt"].note and "not followed" in reports["linked folder"].note
-    assert reports["link.txt"].findings == []   # the name inside the linked file was never read
+    # issue 16: what the audit did not check is never "ok": a not_checked finding with the reason
+    assert "not a regular file" in reports["pipe"].error
+    assert "not followed" in reports["link.txt"].error and "not followed" in reports["linked folder"].error
+    assert {f["kind"] for f in reports["link.txt"].findings} == {"not_checked"}  # the linked file was never read
 
 
 def _register_ctx(unknown="blur"):
@@ -447,7 +452,7 @@ def _register_ctx(unknown="blur"):
 
 
 def test_face_findings_follow_the_release_decisions():
-    from pipeline.audit import face_findings as decide
+    from pipeline.audit.run import face_findings as decide
     from pipeline.jobs import encoding_blob
 
     ctx = _register_ctx(unknown="review")
@@ -488,7 +493,7 @@ def test_face_findings_follow_the_release_decisions():
     ("Amelia's drawing.jpg", None, None),
 ])
 def test_full_names_in_paths(rel, person, where):
-    from pipeline.audit import filename_texts, name_findings
+    from pipeline.audit.run import filename_texts, name_findings
 
     found = name_findings("full_name_in_filename", filename_texts(rel), _register_ctx(), ["website"])
     assert [(f["person"], f["source"]) for f in found] == ([(person, where)] if person else [])
@@ -497,7 +502,7 @@ def test_full_names_in_paths(rel, person, where):
 def test_parallel_bounded_ordered_and_each_content_analysed_once(workspace, tmp_path):
     """Small photos, some duplicated: results come back in walk order, at most a few files are in
     flight, duplicates are analysed once, and a second audit analyses nothing."""
-    from pipeline.audit import Auditor
+    from pipeline.audit.run import Auditor
     from pipeline.workspace import open_workspace
 
     rng = np.random.default_rng(7)

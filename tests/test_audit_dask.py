@@ -44,7 +44,7 @@ def cluster():
 
 
 def audit_records(ws_root: Path, archive: Path, executor=None, workers=None) -> tuple[list[dict], object]:
-    from pipeline.audit import Auditor
+    from pipeline.audit.run import Auditor
     from pipeline.workspace import open_workspace
 
     ws = open_workspace(ws_root)
@@ -68,7 +68,7 @@ class RecordingDask:
     """A DaskExecutor that notes what each task was sent (to show the workers get bytes, not paths)."""
 
     def __new__(cls, client):
-        from pipeline.executor import DaskExecutor
+        from pipeline.batch.executor import DaskExecutor
 
         class Recording(DaskExecutor):
             sent: list = []
@@ -147,7 +147,7 @@ def test_a_file_that_kills_its_dask_worker_is_reported_and_the_audit_goes_on(tem
     """Dask restarts the dead worker; with no retries allowed the task fails with KilledWorker at once."""
     import dask
 
-    from pipeline.executor import DaskExecutor
+    from pipeline.batch.executor import DaskExecutor
 
     events = fixtures_dir("faces", "events")
     tree = tmp_path / "tree"
@@ -188,7 +188,7 @@ def folder(tmp_path):
 
 
 def test_cli_executor_mistakes_are_plain(workspace, folder, cli, monkeypatch):
-    from pipeline import audit_pool
+    from pipeline.audit import pool as audit_pool
 
     def plain(r, *needles):
         assert r.exit_code == 2 and "Traceback" not in r.output, r.output
@@ -208,7 +208,7 @@ def test_cli_executor_mistakes_are_plain(workspace, folder, cli, monkeypatch):
 
 
 def test_a_scheduler_without_workers_is_a_plain_error(workspace, folder, cli, monkeypatch):
-    from pipeline import audit_pool
+    from pipeline.audit import pool as audit_pool
 
     monkeypatch.setattr(audit_pool, "WAIT_FOR_WORKERS", 1)
     with distributed.LocalCluster(n_workers=0, processes=False, dashboard_address=":0") as empty:
@@ -229,7 +229,7 @@ def test_a_large_photo_travels_without_dask_warnings(workspace, tmp_path, cluste
     Image.fromarray(noise).save(tree / "scan.png")
     assert (tree / "scan.png").stat().st_size > 10 * 1024 * 1024
     _cluster, client = cluster
-    from pipeline.executor import DaskExecutor
+    from pipeline.batch.executor import DaskExecutor
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -65,8 +65,8 @@ def _lost(images: list[np.ndarray], threshold: float) -> tuple[int, list]:
     total, lost = 0, []
     for rgb in images:
         for img in _pass_images(rgb):
-            reference, ref_scores, _ = centerface.detect(img, threshold, screen=False)
-            screened, _, _ = centerface.detect(img, threshold, screen=True)
+            reference, ref_scores, _ = centerface.detect(img, threshold)
+            screened, _, _ = centerface.detect(img, threshold, fast=centerface_int8.session())
             total += len(reference)
             lost += [round(float(s), 3) for b, s in zip(reference, ref_scores) if not _covers(b, screened)]
     return total, lost
@@ -131,8 +131,8 @@ def test_ranges_measured_on_another_model_file_leave_the_float_model_alone(tmp_p
     monkeypatch.setattr(centerface_int8, "_local", type(centerface_int8._local)())
     assert centerface_int8.session() is None
     rgb = _package_photos()[1]
-    screened = centerface.detect(rgb, 0.5, 0.5, screen=True)
-    alone = centerface.detect(rgb, 0.5, 0.5, screen=False)
+    screened = centerface.detect(rgb, 0.5, 0.5, fast=centerface_int8.session())
+    alone = centerface.detect(rgb, 0.5, 0.5)
     assert len(alone[0]) >= 1 and all(np.array_equal(a, b) for a, b in zip(screened, alone))
 
 

@@ -11,7 +11,7 @@ from datetime import date
 import pytest
 
 from consent.register import load_people
-from pipeline.cli_common import actor_name
+from pipeline.cli.common import actor_name
 from pipeline.workspace import open_workspace
 from tests.conftest import PIPELINE, fixtures_dir, run_pipeline
 from tests.register_helpers import HEADER, ROWS, dump, write_csv

@@ -154,7 +154,7 @@ def test_a_worker_with_a_warm_cache_loads_both_models_without_importing_onnx(tmp
     import sys
 
     env = {**os.environ, "CONSENT_PIPELINE_CACHE": str(tmp_path / "cache")}
-    load = "import sys; from pipeline.executor import warm_models; warm_models(); print('onnx' in sys.modules)"
+    load = "import sys; from pipeline.batch.executor import warm_models; warm_models(); print('onnx' in sys.modules)"
     cold = subprocess.run([sys.executable, "-c", load], env=env, capture_output=True, text=True, check=True)
     warm = subprocess.run([sys.executable, "-c", load], env=env, capture_output=True, text=True, check=True)
     assert cold.stdout.strip() == "True"   # built (and cached) the first time

@@ -51,7 +51,7 @@ def photos(tmp_path):
 
 
 def run_batch(root: Path, inputs: list[Path], executor, **kw) -> list[dict]:
-    from pipeline.batch import Batch
+    from pipeline.batch.runner import Batch
     from pipeline.workspace import open_workspace
 
     ws = open_workspace(root)
@@ -94,7 +94,7 @@ def _outputs_exist(root: Path, records: list[dict]) -> None:
 
 
 def test_local_pool_matches_one_by_one_and_records_everything(ws_root, photos, one_by_one):
-    from pipeline.executor import LocalExecutor
+    from pipeline.batch.executor import LocalExecutor
 
     inputs = [photos / n for n in EVENTS]
     records = run_batch(ws_root, inputs, LocalExecutor(2))
@@ -110,7 +110,7 @@ def test_local_pool_matches_one_by_one_and_records_everything(ws_root, photos, o
 
 
 def test_same_photo_twice_in_a_batch_is_analysed_once(ws_root, photos):
-    from pipeline.executor import LocalExecutor
+    from pipeline.batch.executor import LocalExecutor
 
     twin = photos / "copy_of_obama.jpg"
     shutil.copy2(photos / "obama1.jpg", twin)
@@ -132,7 +132,7 @@ def test_consent_withdrawn_while_a_photo_is_analysed_is_not_released_on_the_old_
     and the photo is analysed again on the new register: obama is then blurred on the website."""
     from consent.database import connect
     from consent.register import set_consent
-    from pipeline.executor import InlineExecutor
+    from pipeline.batch.executor import InlineExecutor
 
     class WithdrawDuringFirstTask(InlineExecutor):
         done = False
@@ -157,7 +157,7 @@ def _die(*_args):
 
 
 def test_a_photo_that_kills_its_worker_is_rejected_and_the_rest_go_on(ws_root, photos):
-    from pipeline.executor import LocalExecutor
+    from pipeline.batch.executor import LocalExecutor
 
     bad = photos / "crash.jpg"
     shutil.copy2(photos / "kit_with_rose.jpg", bad)
@@ -192,7 +192,7 @@ def dask_cluster():
 
 
 def test_dask_cluster_of_two_workers_matches_one_by_one(ws_root, photos, one_by_one, dask_cluster):
-    from pipeline.executor import DaskExecutor
+    from pipeline.batch.executor import DaskExecutor
 
     cluster, client = dask_cluster
     executor = DaskExecutor(client=client)
@@ -201,14 +201,14 @@ def test_dask_cluster_of_two_workers_matches_one_by_one(ws_root, photos, one_by_
     assert summary(records) == summary(one_by_one)
     _outputs_exist(ws_root, records)
     # Both workers took part, and none of them opened the workspace (they share nothing).
-    per_worker = client.run(lambda: __import__("pipeline.batch", fromlist=["_contexts"])._contexts)
+    per_worker = client.run(lambda: __import__("pipeline.batch.runner", fromlist=["_contexts"])._contexts)
     assert all(ctxs == {} for ctxs in per_worker.values())
 
 
 def test_dask_photo_whose_worker_died_is_sent_once_more(ws_root, photos, dask_cluster, tmp_path):
     """On a cluster a photo can fail because its worker died under another photo (Dask's KilledWorker):
     it is sent once more before being rejected, so a bystander is still released."""
-    from pipeline.executor import DaskExecutor
+    from pipeline.batch.executor import DaskExecutor
 
     _cluster, client = dask_cluster
     marker = str(tmp_path / "died-once")
@@ -260,7 +260,7 @@ def test_cli_executor_mistakes_are_plain(ws_root, photos, cli):
 
 def test_unreachable_scheduler_is_a_plain_error():
     pytest.importorskip("distributed")
-    from pipeline.executor import DaskExecutor, ExecutorError
+    from pipeline.batch.executor import DaskExecutor, ExecutorError
 
     with pytest.raises(ExecutorError, match="Could not reach the Dask scheduler at tcp://127.0.0.1:9"):
         DaskExecutor("tcp://127.0.0.1:9", connect_timeout=2)

@@ -1,7 +1,7 @@
 """With several workers a batch starts with its biggest files (so the cores finish together)."""
 from __future__ import annotations
 
-from pipeline.inputs import largest_first
+from pipeline.batch.inputs import largest_first
 
 
 def test_largest_first_keeps_every_input_and_the_order_of_equal_sizes(tmp_path):

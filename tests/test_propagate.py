@@ -174,7 +174,7 @@ def test_expiry_is_applied_by_consent_expire(ws, rec):
 
 
 def test_expiry_check_runs_once_a_day(ws):
-    from pipeline.propagate import expire_if_due
+    from pipeline.consent_changes.propagate import expire_if_due
     from pipeline.workspace import open_workspace
 
     w = open_workspace(ws)

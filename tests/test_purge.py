@@ -64,7 +64,7 @@ def private_files(root: Path) -> set[str]:
 
 
 def test_purge_after_the_retention_period_keeps_review_originals(ws):
-    from pipeline.purge import purge_originals
+    from pipeline.delivery.purge import purge_originals
     from pipeline.workspace import open_workspace
 
     approved_before = sorted(p.name for p in (ws / "approved").rglob("*"))

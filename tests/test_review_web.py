@@ -30,7 +30,7 @@ def held(root):
 
 @pytest.fixture
 def client(ws):
-    from pipeline.review_web import create_app
+    from pipeline.review.web import create_app
 
     app = create_app(ws, actor="Web Reviewer")
     return app.test_client()

@@ -277,7 +277,7 @@ class Watcher:
             return
         self._last_purge = now
         self._remove_leftovers()
-        from pipeline.purge import purge_originals
+        from pipeline.delivery.purge import purge_originals
 
         try:
             result = purge_originals(self.ws, actor=self.actor)

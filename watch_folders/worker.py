@@ -143,11 +143,11 @@ def recover_jobs() -> dict:
 
 
 def expire_due(actor: str) -> dict:
-    """The daily consent-expiry check of released images (pipeline.propagate.expire_if_due)."""
+    """The daily consent-expiry check of released images (pipeline.consent_changes.propagate.expire_if_due)."""
     global _busy
     _busy = True
     try:
-        from pipeline.propagate import expire_if_due
+        from pipeline.consent_changes.propagate import expire_if_due
 
         report = expire_if_due(_ws, actor=actor)
         return {"kind": "expired", "lines": report.lines() if report is not None and report.changes else [],
