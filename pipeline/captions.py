@@ -6,11 +6,11 @@ import os
 import re
 from pathlib import Path
 
+from processors.caption_text import SIDECAR_LIMIT, CaptionRefused, decode_caption
 from processors.gate import Refused, display, fits_name_max, read_capped
 from processors.metadata import embedded_caption
 from processors.names import scrub_caption
 
-SIDECAR_LIMIT = 64 * 1024
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 log = logging.getLogger(__name__)
@@ -27,12 +27,16 @@ def sidecar_candidates(photo: Path) -> list[Path]:
 
 
 def read_sidecar(photo: Path) -> tuple[str | None, Path | None]:
-    """Caption from ``<photo>.txt`` or ``<photo stem>.txt`` beside the photo, if present.
+    """Caption from ``<photo>.txt`` or ``<photo stem>.txt`` beside the photo, if present and readable."""
+    text, path, _ = read_sidecar_checked(photo)
+    return text, path
 
-    Read through the gate: a regular file, not a link, at most ``SIDECAR_LIMIT`` bytes. A sidecar
-    larger than that is not a caption (a 1 GB file of NULs): it is left unread and the photo gets no
-    sidecar caption. NUL and other control characters never reach a caption.
-    """
+
+def read_sidecar_checked(photo: Path) -> tuple[str | None, Path | None, str | None]:
+    """``(caption, sidecar path, why it was refused)``: read through the gate (a regular file, not a
+    link, at most ``SIDECAR_LIMIT`` bytes); a refused sidecar (binary, over 64 KiB, an encoding that
+    cannot be told for sure) gives no caption and a reason, and the photo is held. NUL and other
+    control characters never reach a caption."""
     for candidate in sidecar_candidates(photo):
         if not os.path.lexists(candidate):
             continue
@@ -43,10 +47,14 @@ def read_sidecar(photo: Path) -> tuple[str | None, Path | None]:
             continue
         if more:
             log.info("caption %s not read: larger than %d KB", display(candidate), SIDECAR_LIMIT // 1024)
-            return None, candidate
-        text = _CONTROL.sub("", raw.decode("utf-8-sig", "replace")).strip()
-        return (text or None), candidate
-    return None, None
+            return None, candidate, f"the caption file is larger than {SIDECAR_LIMIT // 1024} KB"
+        try:
+            caption = decode_caption(raw)
+        except CaptionRefused as exc:
+            return None, candidate, str(exc)
+        text = _CONTROL.sub("", caption.text or "").strip()
+        return (text or None), candidate, None
+    return None, None, None
 
 
 def channel_captions(caption: str | None, analysis, ctx, config) -> dict[str, str]:

@@ -11,6 +11,7 @@ from the kept original; outputs have deterministic names, so redoing a job rewri
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -23,8 +24,8 @@ from pathlib import Path
 from consent.database import transaction
 from pipeline import jobs
 from pipeline.analyse import Analysis, analyse
-from pipeline.captions import channel_captions, read_sidecar
 from pipeline.actor import actor_name
+from pipeline.captions import channel_captions, read_sidecar_checked
 from pipeline.context import RunContext
 from pipeline.render import render_channels, render_preview, write_channels, write_preview
 from processors.gate import NAME_MAX, Refused, display
@@ -57,7 +58,8 @@ def process_file(ws, path: Path | str, *, caption: str | None = None, move: bool
     got = receive(ws, path, caption=caption, move=move, source=source)
     if isinstance(got, dict):
         return got
-    return _run(ws, ctx, got.job_id, got.source, got.sha, got.data, got.name, got.original, got.caption)
+    result = analyse(got.data, name=got.name, ctx=ctx)
+    return complete(ws, ctx, got, result)
 
 
 @dataclass
@@ -71,6 +73,7 @@ class Received:
     name: str
     original: Path
     caption: str | None
+    caption_problem: str | None = None   # why the sidecar was refused (the photo is then held for review)
 
 
 def read_input(ws, path: Path | str, root: Path | str | None = None) -> bytes | None:
@@ -91,9 +94,10 @@ def receive(ws, path: Path | str, *, caption: str | None = None, move: bool = Fa
     """
     path = Path(path)
     source = source or display_source(ws, path)
-    sidecar_text, sidecar_path = read_sidecar(path)
+    sidecar_text, sidecar_path, sidecar_problem = read_sidecar_checked(path)
+    caption_problem = None
     if caption is None:
-        caption = sidecar_text
+        caption, caption_problem = sidecar_text, sidecar_problem
 
     if data is None:
         try:
@@ -116,7 +120,7 @@ def receive(ws, path: Path | str, *, caption: str | None = None, move: bool = Fa
 
     if finished and not resumable:
         return _record_duplicate(ws, job_id, finished[0], original, caption)
-    return Received(job_id, source, sha, data, display(path.name), original, caption)
+    return Received(job_id, source, sha, data, display(path.name), original, caption, caption_problem)
 
 
 def _run(ws, ctx, job_id, source, sha, data, name, original: Path, caption) -> dict:
@@ -128,6 +132,13 @@ def complete(ws, ctx, got: Received, result: Analysis, rendered: dict | None = N
     """Render (unless a worker already did: ``rendered`` holds ``channels`` → JPEG bytes, or
     ``preview`` bytes), write the outputs atomically and record the job as done."""
     job_id, original, caption, name = got.job_id, got.original, got.caption, got.name
+    if got.caption_problem and result.status == "released":
+        # a refused caption sidecar: the photo waits for a person (who sees a redacted preview)
+        if rendered is not None and result.image is None:
+            result, rendered = analyse(got.data, name=got.name, ctx=ctx), None   # the worker kept the pixels
+        if result.status == "released":
+            result = dataclasses.replace(result, status="review",
+                                         reason=f"{result.reason}; held for review because {got.caption_problem}")
     record = {"source": got.source, "sha256": got.sha, "job_id": job_id}
     record.update(result.public())
     record["_actor"] = actor_name()

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import time
 import urllib.parse
 from collections import Counter, deque
@@ -185,23 +184,17 @@ def metadata_findings(found: list[str], channels: list[str]) -> list[dict]:
 
 
 def filename_texts(rel: str) -> list[tuple[str, str]]:
-    """``(where, text)`` for every part of a relative path, written the way a person would read it.
+    """``(where, text)`` for every part of a relative path (web escapes such as ``%20`` undone).
 
-    File names join words with ``_``, ``-``, ``.``, ``%20`` or camel case ("BarackObama.jpg");
-    each part is also offered with those turned into spaces, so the one name matcher sees the words.
+    The name engine reads identifiers itself ("BarackObama", "amelia_hart-sports_day", "a.hart"),
+    so a file name and a caption with the same text get the same answer.
     """
     parts = PurePath(rel).parts
     out = []
     for i, part in enumerate(parts):
         last = i == len(parts) - 1
         stem = part.rsplit(".", 1)[0] if last and "." in part.strip(".") else part
-        where = "file name" if last else "folder name"
-        variants = [stem]
-        spaced = re.sub(r"[_.+\-~]+", " ", urllib.parse.unquote(stem))
-        variants.append(spaced)
-        variants.append(re.sub(r"(?<=[a-z])(?=[A-Z])", " ", spaced))
-        for v in dict.fromkeys(variants):
-            out.append((where, v))
+        out.append(("file name" if last else "folder name", urllib.parse.unquote(stem)))
     return out
 
 
