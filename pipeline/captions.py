@@ -47,7 +47,7 @@ def read_sidecar_checked(photo: Path) -> tuple[str | None, Path | None, str | No
             continue
         if more:
             log.info("caption %s not read: larger than %d KB", display(candidate), SIDECAR_LIMIT // 1024)
-            return None, candidate, f"the caption file is larger than {SIDECAR_LIMIT // 1024} KB"
+            return None, candidate, f"the caption file is larger than {SIDECAR_LIMIT // 1024} KiB"
         try:
             caption = decode_caption(raw)
         except CaptionRefused as exc:
