@@ -303,4 +303,22 @@ def _hits(line: TextLine, people: list) -> list[tuple[int, int, str, str]]:
             continue
         s, e = where[h.start], where[h.end - 1] + 1
         out.append((s, e, h.person_id, h.kind))
+    if not out:
+        out = _lone_family_name(corrected, where, people)
     return out
+
+
+def _lone_family_name(text: str, where: list[int], people: list) -> list[tuple[int, int, str, str]]:
+    """A line that is a family name and nothing else ("HART" on a shirt, "Hart 7"): the name
+    engine asks for context before it takes an everyday word for a name, but a name printed on
+    its own in a picture is there to name someone."""
+    words = list(_WORD.finditer(text))
+    if len(words) != 1:
+        return []
+    m = words[0]
+    folded = fold(m.group(0))
+    hits = [p.person_id for p in people if p.family and fold(p.family).strip() == folded]
+    if not hits:
+        return []
+    s, e = where[m.start()], where[m.end() - 1] + 1
+    return [(s, e, pid, "family") for pid in hits]
