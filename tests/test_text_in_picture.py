@@ -11,6 +11,7 @@ import json
 import random
 import re
 import shutil
+import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -318,7 +319,7 @@ def test_text_settings_are_validated(tmp_path, cli, body, words):
         assert w in result.output
 
 
-def test_held_photo_preview_outlines_text_regions(tmp_path, cli):
+def test_held_photo_preview_outlines_text_regions_and_release_keeps_names_redacted(tmp_path, cli):
     events = fixtures_dir("faces", "events")
     scene = make_scene(Image.open(events / "obama1.jpg"), kind="badge", beside=True, rng=random.Random(2),
                        angle=0, lines=[("Amelia Hart", "name"), ("Sports Day 2026", "harmless")],
@@ -341,3 +342,57 @@ def test_held_photo_preview_outlines_text_regions(tmp_path, cli):
         x0, y0, x1, y1 = (int(v * scale) for v in region.bbox)
         near = outline[max(0, y0 - 30):y1 + 30, max(0, x0 - 40):x1 + 40]
         assert near.sum() > 20, region.text
+    # Released on review: the name read in the picture stays redacted, the harmless line readable.
+    tesseract()
+    cli("review", "decide", record["job_id"], "--release", workspace=root, expect=0)
+    with sqlite3.connect(root / "pipeline.db") as conn:
+        rel = conn.execute("SELECT path FROM outputs WHERE job_id=? AND channel='website'", (record["job_id"],)).fetchone()[0]
+    with Image.open(root / rel) as im:
+        out = im.convert("RGB")
+    scale = out.width / scene.image.width
+    readings = {r.text: read_region(out, [(x * scale, y * scale) for x, y in r.polygon]) for r in scene.regions}
+    assert not _name_legible("Amelia Hart", readings["Amelia Hart"]), readings
+    assert _legible("Sports Day 2026", readings["Sports Day 2026"]), readings
+
+
+def test_given_name_follows_its_person_and_consent_change_rerenders_text(tmp_path, cli):
+    """A badge "Barack" beside Barack's face is kept where his face is kept; withdrawing his consent
+    for one channel re-renders that channel with his face *and* his name redacted, and the full
+    name of another pupil on the certificate stays redacted in the re-rendered file."""
+    tesseract()
+    enrol = fixtures_dir("faces", "enrol")
+    events = fixtures_dir("faces", "events")
+    root = tmp_path / "ws"
+    cli("init", root, expect=0)
+    (tmp_path / "r.csv").write_text(
+        "person_id,given_name,family_name,group,role,website,social,newsletter,press,expires,never_publish\n"
+        "obama,Barack,Obama,Y6,pupil,yes,yes,yes,yes,,no\n"
+        "P002,Amelia,Hart,Y4,pupil,yes,yes,yes,yes,,no\n", encoding="utf-8")
+    cli("consent", "import", tmp_path / "r.csv", workspace=root, expect=0)
+    staff = tmp_path / "enrol"
+    shutil.copytree(enrol / "obama", staff / "obama")
+    cli("consent", "enrol", staff, workspace=root, expect=0)
+    scene = make_scene(Image.open(events / "obama1.jpg"), kind="badge", beside=True, rng=random.Random(4),
+                       angle=-6, lines=[("Barack", "given"), ("Amelia Hart", "name"), ("Sports Day 2026", "harmless")],
+                       font=fonts()[0], letter_px=30)
+    photo = tmp_path / "badge.jpg"
+    scene.image.save(photo, quality=93)
+    record = json.loads(cli("process", photo, "--json", workspace=root, expect=0).output.splitlines()[0])
+    assert record["status"] == "released" and record["faces"][0]["person"] == "obama"
+
+    def readings(channel):
+        with Image.open(root / record["outputs"][channel]) as im:
+            out = im.convert("RGB")
+        scale = out.width / scene.image.width
+        return {r.text: read_region(out, [(x * scale, y * scale) for x, y in r.polygon]) for r in scene.regions}
+
+    before = readings("social")
+    assert _legible("Barack", before["Barack"]), before
+    assert not _name_legible("Amelia Hart", before["Amelia Hart"]), before
+    assert _legible("Sports Day 2026", before["Sports Day 2026"]), before
+    cli("consent", "set", "obama", "--channel", "social", "--status", "withdrawn", workspace=root, expect=0)
+    after = readings("social")
+    assert not _legible("Barack", after["Barack"]), after
+    assert not _name_legible("Amelia Hart", after["Amelia Hart"]), after
+    assert _legible("Sports Day 2026", after["Sports Day 2026"]), after
+    assert _legible("Barack", readings("website")["Barack"])      # still kept where he is kept
