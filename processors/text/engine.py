@@ -16,9 +16,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from processors.text import det_int8
+
 DETECT_LONG_EDGE = 960      # px: the detector's input (the photo is reduced to this first); see README
 MIN_LINE_HEIGHT = 8         # px at the working resolution: below this nothing is legible
 DETECT_BOX_THRESHOLD = 0.35  # the detector's mean score inside a box (rapidocr's default is 0.5)
+
+USE_INT8 = True             # the detector's int8 copy (processors.text.det_int8), float when unavailable
 
 _local = threading.local()
 
@@ -84,16 +88,23 @@ def _engines():
 
 class _Session:
     """The pipeline's ONNX Runtime session (one thread, memory arena on: ~20 % faster here than
-    rapidocr's arena-less session) behind the small interface rapidocr's classes call."""
+    rapidocr's arena-less session) behind the small interface rapidocr's classes call; created on
+    first use (the float detector is not needed while its int8 copy runs)."""
 
     def __init__(self, config: dict):
-        from processors.model_cache import onnx_session
+        self._path = Path(config["model_path"])
+        self._session = None
 
-        self.session = onnx_session(Path(config["model_path"]).read_bytes())
-        self._input = self.session.get_inputs()[0].name
+    @property
+    def session(self):
+        if self._session is None:
+            from processors.model_cache import onnx_session
+
+            self._session = onnx_session(self._path.read_bytes())
+        return self._session
 
     def __call__(self, data):
-        return self.session.run(None, {self._input: data})
+        return self.session.run(None, {self.session.get_inputs()[0].name: data})
 
     def have_key(self, key: str = "character") -> bool:
         return key in self.session.get_modelmeta().custom_metadata_map
@@ -127,8 +138,11 @@ class _our_sessions:
 
 
 def warm() -> None:
-    """Load the text models now (worker start-up), so the first photo does not pay for it."""
+    """Load the text models now (worker start-up, or ``scripts/setup`` building the int8 detector
+    once), so the first photo does not pay for it."""
     _engines()
+    if USE_INT8:
+        det_int8.session(model_dir() / "ch_PP-OCRv4_det_infer.onnx")
 
 
 def detect_lines(rgb: np.ndarray, long_edge: int = DETECT_LONG_EDGE) -> list[np.ndarray]:
@@ -145,7 +159,11 @@ def detect_lines(rgb: np.ndarray, long_edge: int = DETECT_LONG_EDGE) -> list[np.
     x *= 2.0 / 255.0
     x -= 1.0
     x = np.ascontiguousarray(x.transpose(2, 0, 1)[None])
-    preds = det.infer(x)[0]
+    fast = det_int8.session(model_dir() / "ch_PP-OCRv4_det_infer.onnx") if USE_INT8 else None
+    if fast is not None:
+        preds = fast.run(None, {fast.get_inputs()[0].name: x})[0]
+    else:
+        preds = det.infer(x)[0]
     # The post-processing maps boxes straight to the full-resolution photo (per-axis ratios).
     boxes, _ = det.postprocess_op(preds, (h, w))
     if boxes is None or len(boxes) == 0:
