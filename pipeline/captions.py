@@ -3,15 +3,12 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from pathlib import Path
 
 from processors.caption_text import SIDECAR_LIMIT, CaptionRefused, decode_caption
 from processors.gate import Refused, display, fits_name_max, read_capped
 from processors.metadata import embedded_caption
 from processors.names import scrub_caption
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 log = logging.getLogger(__name__)
 
@@ -33,27 +30,28 @@ def read_sidecar(photo: Path) -> tuple[str | None, Path | None]:
 
 
 def read_sidecar_checked(photo: Path) -> tuple[str | None, Path | None, str | None]:
-    """``(caption, sidecar path, why it was refused)``: read through the gate (a regular file, not a
-    link, at most ``SIDECAR_LIMIT`` bytes); a refused sidecar (binary, over 64 KiB, an encoding that
-    cannot be told for sure) gives no caption and a reason, and the photo is held. NUL and other
-    control characters never reach a caption."""
+    """``(caption, sidecar path, why it was refused)``.
+
+    Read through the gate: a regular file, not a link (a link or special file is not read and
+    gives no caption). Decoded by ``processors.caption_text``: a sidecar larger than
+    ``SIDECAR_LIMIT``, binary (NUL or control bytes), damaged, or in an encoding that cannot be told
+    for sure gives no caption and a reason - the photo is then held for review, so a caption
+    mangled by a wrong guess is never released.
+    """
     for candidate in sidecar_candidates(photo):
         if not os.path.lexists(candidate):
             continue
         try:
-            raw, more = read_capped(candidate, root=candidate.parent, limit=SIDECAR_LIMIT)
+            raw, more = read_capped(candidate, root=candidate.parent, limit=SIDECAR_LIMIT + 1)
         except Refused as exc:
             log.info("caption %s not read: %s", display(candidate), exc.why)
             continue
-        if more:
-            log.info("caption %s not read: larger than %d KB", display(candidate), SIDECAR_LIMIT // 1024)
-            return None, candidate, f"the caption file is larger than {SIDECAR_LIMIT // 1024} KiB"
         try:
-            caption = decode_caption(raw)
+            caption = decode_caption(raw + (b"x" if more else b""))
         except CaptionRefused as exc:
+            log.info("caption %s not used: %s", display(candidate), exc)
             return None, candidate, str(exc)
-        text = _CONTROL.sub("", caption.text or "").strip()
-        return (text or None), candidate, None
+        return (caption.text or None), candidate, None
     return None, None, None
 
 

@@ -21,6 +21,7 @@ DEFAULTS: dict[str, dict[str, Any]] = tomllib.loads(default_text())
 
 CHOICES = {
     ("faces", "unknown"): ("blur", "review", "block"),
+    ("faces", "uncertain"): ("redact", "review"),
     ("faces", "detector"): ("thorough", "hog"),
     ("redaction", "style"): ("blur", "pixelate", "box"),
     ("captions", "names"): ("first_only", "none"),
@@ -80,6 +81,9 @@ def _check(data: dict, path: Path | None) -> None:
     f = data["faces"]
     if not (0 < f["match_tolerance"] <= f["review_tolerance"] <= 1.0):
         raise ConfigError(f"{where}: [faces] needs 0 < match_tolerance <= review_tolerance <= 1.0.")
+    if not (0 < f["identification_target"] <= 0.01):
+        raise ConfigError(f"{where}: [faces] identification_target must be above 0 and at most 0.01 "
+                          "(the default 0.0001 is 1 face in 10,000).")
     if not (0 <= f["margin"] < 1):
         raise ConfigError(f"{where}: [faces] margin must be between 0 and 1.")
     if data["output"]["max_edge"] < 64:

@@ -17,6 +17,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -208,7 +209,7 @@ def _reject_unreadable(ws, path: Path, source: str, exc: _Unreadable, move: bool
     if move and os.path.lexists(path):
         dest = _quarantine_name(ws, display(path.name), job_id)
         try:
-            os.rename(path, dest)
+            _move_private(path, dest)
             kept = dest
             _private(dest)
             write_atomic(dest.with_name(dest.name + ".reason.txt"), (reason + "\n").encode(), mode=0o600)
@@ -222,21 +223,15 @@ def _reject_unreadable(ws, path: Path, source: str, exc: _Unreadable, move: bool
 
 
 def _keep_original(ws, path: Path, data: bytes, job_id: int, sha: str, move: bool) -> Path:
-    """Keep the untouched original privately in originals/ (renamed when moving, copied otherwise)."""
+    """Keep the untouched original as a private copy in originals/: always a new file written from the
+    very bytes that were hashed (``data``), never a rename or hard link of the input, so it never
+    shares an inode with a file outside the workspace, and the input's mode is never changed.
+    In inbox mode (``move``) the inbox entry is then removed (only the entry: a file it was
+    hard-linked to elsewhere keeps its content and mode)."""
     ext = _safe_ext(path.name)
     dest = ws.root / "originals" / f"{job_id}_{sha[:12]}{ext}"
-    if dest.exists():
-        if move and path.exists():
-            path.unlink()
-        return dest
-    if move:
-        try:
-            os.rename(path, dest)
-            os.chmod(dest, 0o600)
-            return dest
-        except OSError:
-            pass  # another filesystem (network share): copy, then remove the inbox file
-    write_atomic(dest, data, mode=0o600)
+    if not dest.exists() or dest.is_symlink() or dest.stat().st_nlink > 1:
+        write_atomic(dest, data, mode=0o600)
     if move:
         try:
             path.unlink()
@@ -289,10 +284,35 @@ def _safe_ext(name: str) -> str:
 
 def _move_quietly(src: Path, dest: Path) -> None:
     try:
-        shutil.move(str(src), str(dest))
-        os.chmod(dest, 0o600)
+        _move_private(src, dest)
     except OSError:
         pass
+
+
+def _move_private(src: Path, dest: Path) -> None:
+    """Move an inbox entry into the workspace's private folders without ever sharing its inode with
+    a file outside: a regular file with other hard links is copied (then the inbox entry removed),
+    anything else (a symbolic link is moved as the link itself, never followed) is renamed."""
+    st = os.lstat(src)
+    if stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
+        try:
+            with open(src, "rb") as fh:
+                data = fh.read()
+        except OSError:
+            src.unlink()  # only this link goes: the file it shares its content with stays where it is
+            raise
+        write_atomic(dest, data, mode=0o600)
+        src.unlink()
+        return
+    try:
+        os.rename(src, dest)
+    except OSError:  # another filesystem
+        if not stat.S_ISREG(st.st_mode):
+            raise
+        shutil.copyfile(src, dest, follow_symlinks=False)
+        src.unlink()
+    if stat.S_ISREG(st.st_mode):
+        os.chmod(dest, 0o600)  # our own file now (its only link)
 
 
 # --- recovery ------------------------------------------------------------------------------
@@ -306,7 +326,18 @@ def recover(ws, ctx: RunContext | None = None) -> list[dict]:
         original = ws.root / job["original_path"] if job["original_path"] else None
         quarantined = sorted((ws.root / "quarantine").glob(f"{job['id']}_*"))
         quarantined = [q for q in quarantined if not q.name.endswith(".reason.txt")]
-        if original is not None and original.exists():
+        if original is not None and original.exists() and job["sha256"] and (
+                sha256_bytes(original.read_bytes()) != job["sha256"]):
+            # the kept copy is not what was received: never process (or release) changed bytes
+            reason = ("Rejected: the kept original changed before it could be processed (its SHA-256 differs "
+                      "from the photo received); drop the original photo into the inbox again.")
+            record = {"source": job["source"], "sha256": job["sha256"], "job_id": job["id"], "status": "rejected",
+                      "reason": reason, "faces": [], "outputs": {}, "captions": {}, "metadata_found": []}
+            kept = _quarantine(ws, original, Path(job["source"]).name, job["id"], reason)
+            jobs.finish(ws.db, job["id"], record, faces=[], caption=None, original_path=ws.rel(kept), size=None,
+                        taken_date=None)
+            results.append(record)
+        elif original is not None and original.exists():
             data = original.read_bytes()
             caption_file = original.with_name(original.stem + ".caption.txt")
             caption = caption_file.read_text("utf-8", "replace").strip() if caption_file.exists() else None

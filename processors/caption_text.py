@@ -24,11 +24,15 @@ _BOMS = (  # longest first: the UTF-32 LE BOM starts with the UTF-16 LE one
     (codecs.BOM_UTF16_LE, "utf-16-le", "UTF-16"),
     (codecs.BOM_UTF16_BE, "utf-16-be", "UTF-16"),
 )
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
-_CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # Characters a Windows-1252 caption plausibly holds above ASCII.
-_CP1252_OK = set("’‘“”–—…€£•°©®™½¼¾·\u00a0é") | {chr(c) for c in range(0xC0, 0x100)} - {"×", "÷"}
-_WRONG_DECODE = re.compile(r"[a-zß-ÿ][À-Þ]|£[A-Za-z]|[A-Za-z]£")
+_CP1252_OK = set("’‘“”–—…€•™") | {chr(c) for c in range(0xA0, 0x100)}
+_WRONG_DECODE = re.compile(r"[a-zß-ÿ][À-Þ]|[£¤¥¦§¨ª¬¯±²³´µ¶¸¹º¼½¾×÷][A-Za-z]|[A-Za-z][£¤¥¦§¨ª¬¯±²³µ¶¸¹º×÷]")
+# The 8-bit code pages a caption written on a PC or a Mac could be in: charset-normalizer weighs
+# these (a short text gives it too little to choose among every code page it knows).
+_CODE_PAGES = ["cp1252", "cp1250", "cp1251", "cp1253", "cp1254", "cp1257", "mac_roman", "cp437", "cp850",
+               "iso8859_2", "iso8859_5", "iso8859_7", "koi8_r"]
 
 
 class CaptionRefused(ValueError):
@@ -85,6 +89,6 @@ def _windows_1252(data: bytes) -> str:
     if mess_ratio(text) > 0.1:
         raise unsure
     # charset-normalizer must find a reading that gives exactly this text plausible
-    if not any(str(match) == text for match in from_bytes(data)):
+    if not any(str(match) == text for match in from_bytes(data, cp_isolation=_CODE_PAGES)):
         raise unsure
     return text

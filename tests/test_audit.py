@@ -28,13 +28,13 @@ from PIL import Image
 from tests.conftest import exiftool, fixtures_dir, json_lines, run_pipeline
 
 CHANNELS = ["website", "social", "newsletter", "press"]
-HEADER = "person_id,given_name,family_name,group,role,website,social,newsletter,press,expires,never_publish"
+HEADER = "person_id,given_name,family_name,group,role,website,social,newsletter,press,expires,never_publish,biometric"
 REGISTER = [
-    "obama,Barack,Obama,Y6,pupil,yes,yes,yes,yes,,no",
-    "biden,Joe,Biden,Y6,pupil,yes,yes,yes,yes,,no",            # withdrawn on website below
-    "alex_lacamoire,Alex,Lacamoire,Y6,pupil,no,no,no,no,,no",   # refused everywhere
-    "kit_harington,Kit,Harington,Y6,pupil,yes,yes,yes,yes,2020-07-31,no",  # expired
-    "rose_leslie,Rose,Leslie,Y6,pupil,yes,yes,yes,yes,,yes",    # never publish
+    "obama,Barack,Obama,Y6,pupil,yes,yes,yes,yes,,no,yes",
+    "biden,Joe,Biden,Y6,pupil,yes,yes,yes,yes,,no,yes",            # withdrawn on website below
+    "alex_lacamoire,Alex,Lacamoire,Y6,pupil,no,no,no,no,,no,yes",   # refused everywhere
+    "kit_harington,Kit,Harington,Y6,pupil,yes,yes,yes,yes,2020-07-31,no,yes",  # expired
+    "rose_leslie,Rose,Leslie,Y6,pupil,yes,yes,yes,yes,,yes,yes",    # never publish
 ]
 
 

@@ -82,9 +82,9 @@ def test_process_accounts_for_every_hostile_input(hostile):
         assert find(os.fsdecode(long_name(n)))["status"] == "released"
     # the 255-byte photo's caption was found under <stem>.txt; <name>.txt was never built
     assert "Sports day" in json.dumps(find(os.fsdecode(long_name(255)))["captions"])
-    # the 1 GB sparse caption of NULs released no caption at all
+    # the 1 GB sparse caption of NULs released no caption at all: refused, the photo held for review (issue 14)
     nul = find("nul.jpg")
-    assert nul["status"] == "released" and not any(nul["captions"].values())
+    assert nul["status"] == "review" and "caption file" in nul["reason"] and not any(nul["captions"].values())
     # the 15 MB XMP packet was not parsed: recorded, cheaply
     xmp = find("xmp15.jpg")
     assert xmp["status"] == "released" and "metadata_not_read" in xmp["metadata_found"]

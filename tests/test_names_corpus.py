@@ -73,3 +73,9 @@ def test_one_rule_for_file_names_and_captions():
         stem = rel.rsplit("/", 1)[-1].rsplit(".", 1)[0]
         assert find_full_names(stem, obama) and scrub(stem, obama, set()) != stem
     assert name_findings("full_name_in_filename", filename_texts("Obama's speech.jpg"), ctx, ["website"]) == []
+
+
+def test_everyday_option_finds_every_word_name_for_erasure():
+    rose = [NamedPerson("P06", "Rose", "Turner")]
+    assert find_names("rose won at the Turner Prize", rose) == []
+    assert [h.text for h in find_names("rose won at the Turner Prize", rose, everyday=True)] == ["rose", "Turner"]

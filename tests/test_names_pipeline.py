@@ -121,6 +121,8 @@ def test_refused_sidecars_hold_the_photo_for_review(processed):
     ("Zoë at the café – “well done”".encode("cp1252"), "Zoë at the café – “well done”", "Windows-1252"),
     ("£5 for Siobhán's cake".encode("cp1252"), "£5 for Siobhán's cake", "Windows-1252"),
     (b"  Rose Garden\r\n", "Rose Garden", "UTF-8"),
+    ("Ça va? Très bien, merci".encode("cp1252"), "Ça va? Très bien, merci", "Windows-1252"),
+    ("20°C and «sunny» for Zoë".encode("cp1252"), "20°C and «sunny» for Zoë", "Windows-1252"),
 ])
 def test_sidecar_encodings_read(data, text, encoding):
     got = decode_caption(data)
@@ -136,6 +138,8 @@ def test_sidecar_encodings_read(data, text, encoding):
     ("It’s Siobhán’s day".encode("mac_roman"), "cannot be told"),
     ("Привет, это подпись".encode("cp1251"), "cannot be told"),
     ("Żółć i Łukasz".encode("cp1250"), "cannot be told"),
+    ("Łukasz Wiśniewski".encode("cp1250"), "cannot be told"),
+    ("Café à la mode".encode("mac_roman"), "cannot be told"),
     ("Zoë".encode("cp437"), "cannot be told"),
     (b"Zo\x81 at the fair", "cannot be told"),                            # undefined in Windows-1252
     ("caption\ufffdbroken".encode("utf-8"), "damaged"),

@@ -97,7 +97,8 @@ def describe(f: dict) -> str:
         return f"{f['detail']} (at {l},{t}, {r - l}×{b - t} px) — {who}"
     if kind.startswith("face_"):
         t, r, b, l = f["box"]
-        where = f"face {f['face'] + 1} (at {l},{t}, {r - l}×{b - t} px)"
+        pos = f"{f['position']}, " if f.get("position") else ""
+        where = f"face {f['face'] + 1} ({pos}at {l},{t}, {r - l}×{b - t} px)"
         if kind == "face_unknown":
             return f"{where}: {f['detail']}"
         if kind == "face_uncertain":

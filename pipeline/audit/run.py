@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 
 from consent.policy import decide_face
+from pipeline.audit.agreement import position_words, reviewer_identities
 from pipeline.audit.cache import AuditCache
 from pipeline.audit.files import Entry, hash_file, is_within, read_bytes, walk, why_unreadable
 from pipeline.audit.pool import make_audit_executor, slots, submit
@@ -53,6 +54,7 @@ from pipeline.audit.worker import settings_for
 from pipeline.context import RunContext
 from pipeline.batch.executor import LocalExecutor
 from pipeline.jobs import encoding_from_blob
+from processors.face_encode import box_size
 from processors.gate import display
 from processors.names import find_full_names
 
@@ -143,7 +145,9 @@ class Summary:
         self.not_ok += not r["ok"]
         self.from_cache += bool(r["from_cache"])
         kinds = [f["kind"] for f in r["findings"]]
-        self.findings_by_kind.update(kinds)
+        # one finding per file, kind and subject (a face, a person, a text), whatever the channels
+        self.findings_by_kind.update(k[0] for k in {
+            (f["kind"], f.get("face"), f.get("person"), f.get("source"), f.get("text")) for f in r["findings"]})
         self.files_by_kind.update(set(kinds))
 
     def to_json(self) -> dict:
@@ -259,22 +263,30 @@ REASON_TEXT = {
 }
 
 
-def face_findings(faces: list[dict], ctx, channels: list[str]) -> tuple[list[dict], list[dict]]:
+def face_findings(faces: list[dict], ctx, channels: list[str], *, size: tuple[int, int] | None = None,
+                  confirmed: dict[int, str] | None = None) -> tuple[list[dict], list[dict]]:
     """Match each face (from its stored encoding) and decide it per channel, as the release path does.
 
-    Returns ``(faces, findings)``: a record per face and a finding per face and channel where the
-    face would not be kept.
+    ``confirmed``: faces a reviewer confirmed in the pipeline's own job for this file
+    (``pipeline.audit.agreement``), decided as that person. ``size``: the picture's size, for the
+    face's position in words. Returns ``(faces, findings)``: a record per face and a finding per face
+    and channel where the face would not be kept.
     """
     unknown_action = ctx.ws.config["faces"]["unknown"]
+    uncertain_action = ctx.ws.config["faces"].get("uncertain", "redact")
+    tolerances = ctx.tolerances
     today = ctx.today()
     records, findings = [], []
     for i, face in enumerate(faces):
         encoding = encoding_from_blob(face.get("encoding"))
-        m = ctx.gallery.match(encoding, ctx.tolerances)
-        fd = decide_face(m, ctx.people, channels, today, unknown_action=unknown_action)
+        m = ctx.gallery.match(encoding, tolerances, box_size(face["box"]))
+        who_confirmed = (confirmed or {}).get(i)
+        fd = decide_face(m, ctx.people, channels, today, unknown_action=unknown_action,
+                         uncertain_action=uncertain_action, confirmed=who_confirmed)
         box = [int(v) for v in face["box"]]
-        person = m.person_id
+        person = who_confirmed or m.person_id
         record = {"index": i, "box": box, "match": m.match, "person": person, "name": _name(ctx, person),
+                  "position": position_words(box, size), "confirmed_on_review": who_confirmed is not None,
                   "distance": None if m.distance is None else round(float(m.distance), 4),
                   "too_small": encoding is None, "candidates": [[p, round(float(d), 4)] for p, d in m.candidates],
                   "findings": {}}
@@ -289,7 +301,8 @@ def face_findings(faces: list[dict], ctx, channels: list[str]) -> tuple[list[dic
             if kind == "face_unknown" and encoding is None:
                 detail = "too small to recognise"
             record["findings"][channel] = kind
-            findings.append({"kind": kind, "channel": channel, "face": i, "box": box, "person": who,
+            findings.append({"kind": kind, "channel": channel, "face": i, "box": box, "position": record["position"],
+                             "person": who,
                              "name": _name(ctx, who), "match": m.match, "distance": record["distance"],
                              "detail": detail})
         records.append(record)
@@ -420,7 +433,9 @@ class Auditor:
         r.findings += name_findings("full_name_in_filename", filename_texts(display(entry.rel)), self.ctx,
                                     self.channels)
         r.findings += name_findings("full_name_in_metadata", metadata_texts(md), self.ctx, self.channels)
-        r.faces, found = face_findings(res["faces"], self.ctx, self.channels)
+        size = (res["width"], res["height"]) if res.get("width") and res.get("height") else None
+        confirmed = reviewer_identities(self.ws.db, r.sha256, size, res["faces"])
+        r.faces, found = face_findings(res["faces"], self.ctx, self.channels, size=size, confirmed=confirmed)
         r.findings += found
         r.findings += picture_name_findings(md.get("picture_texts") or [], self.ctx, self.channels)
         if r.error is not None:

@@ -93,6 +93,7 @@ def snapshot(ctx):
 
     ctx.refresh()
     return RunContext(ConfigOnly(ctx.ws.config), people=ctx.people, gallery=ctx.gallery, named=ctx.named,
+                      calibration=ctx.calibration,
                       _fingerprint=ctx._fingerprint)
 
 

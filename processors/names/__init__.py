@@ -22,9 +22,13 @@ from processors.names.rules import NameHit, find
 from processors.names.scrub import scrub
 
 
-def find_names(text: str, people, *, partial: bool = True) -> list[NameHit]:
-    """Every name of ``people`` in ``text`` (full names, and with ``partial`` lone given/family names too)."""
-    hits = find(text, people)
+def find_names(text: str, people, *, partial: bool = True, everyday: bool = False) -> list[NameHit]:
+    """Every name of ``people`` in ``text`` (full names, and with ``partial`` lone given/family names too).
+
+    ``everyday=True``: names that are also everyday words ("Rose", "Hill") count wherever they stand
+    as a word, whatever the context (for erasing a forgotten person's name from private records).
+    """
+    hits = find(text, people, everyday=everyday)
     return hits if partial else [h for h in hits if h.kind == "full"]
 
 

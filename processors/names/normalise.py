@@ -31,8 +31,10 @@ _LETTERS = {"ł": "l", "Ł": "L", "ø": "o", "Ø": "O", "đ": "d", "Đ": "D", "�
             "œ": "oe", "Œ": "Oe", "ı": "i", "þ": "th", "Þ": "Th", "ð": "d", "Ð": "D", "ħ": "h", "Ħ": "H",
             "ŧ": "t", "Ŧ": "T", "ŀ": "l", "Ŀ": "L", "ƒ": "f", "ɨ": "i", "ʉ": "u", "ƶ": "z", "Ƶ": "Z"}
 _APOSTROPHES = set("'’‘ʼʹ′`´＇ʻʽ")
-# Blank-looking characters that Unicode classes as letters (Hangul fillers, Braille blank).
-_BLANKS = set("\u115f\u1160\u3164\uffa0\u2800")
+# Invisible "letters" (Unicode's default-ignorable Hangul fillers) are dropped like format characters;
+# the Braille blank reads as a space.
+_IGNORABLE = set("\u115f\u1160\u3164\uffa0")
+_BLANKS = set("\u2800")
 
 
 @lru_cache(maxsize=1)
@@ -76,7 +78,7 @@ def fold_char(ch: str) -> tuple[str, bool]:
             return " ", False
         return ("'" if ch in "'`" else ch), False
     cat = unicodedata.category(ch)
-    if cat == "Cf" or cat in ("Mn", "Me") or cat == "Cc":
+    if cat == "Cf" or cat in ("Mn", "Me") or cat == "Cc" or ch in _IGNORABLE:
         return "", False
     if cat.startswith("Z") or ch in _BLANKS:
         return " ", False

@@ -11,11 +11,13 @@ The text is normalised (normalise.py) and its letters run through the register's
   "a.hart@", "AHart", "Hart A."), or the given name and the family initial ("Amelia H.");
 - a **family** or **given** name alone counts when it is a whole word (or a camel-case part);
 - a name that is also an everyday English word ("May", "Will", "Rose", "Hill") counts only
-  when written with a capital and the context makes it a name: a title before it ("Mrs
-  Hill"), an initial with it ("A. Hill", "May B."), or being next to, or in a list with,
-  another name ("Nguyen and May", "May, Rose and Łukasz"). The given and family name of one
-  person make a full name even when both are everyday words, in any case ("Will Hill", "will
-  hill", "#willhill"; family first only with a comma or capitals: not "the hill will").
+  when the context makes it a name: a title before it ("Mrs Hill"), an initial with it ("A.
+  Hill", "May B."), being next to, or in a list with, another name ("Nguyen and May", "May,
+  Rose and Łukasz"), or, capitalised, being used as a name inside a sentence ("Well done
+  Rose!", "Rose's painting"; see ``_used_as_name``). The given and family name of one
+  person make a full name even when both are everyday words, in any case and order ("Will Hill",
+  "will hill", "hill, will", "#willhill"), except in small letters after an article ("the hill
+  will be steep").
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ import re
 from dataclasses import dataclass
 
 from processors.names.normalise import Normalised, normalise
-from processors.names.register import Register, as_tuple, compile_register
+from processors.names.register import PARTICLES, Register, as_tuple, compile_register
 from processors.names.words import MONTHS_AND_DAYS, is_ordinary
 
 NONE, CAMEL, WORD = 0, 1, 2
@@ -48,10 +50,12 @@ def _title_before(n: str, ns: int) -> int:
     if j - k < 2 or j - k > 6 or (k > 0 and n[k - 1].isalnum()):
         return 0
     return ns - k if n[k:j] in _TITLE_WORDS else 0
+
+
 _THE_BEFORE = re.compile(r"(?:^|[^a-z0-9])(the\s+)$")
-_ADJACENT = re.compile(r"^(?:[ \-&+/,]|and|or|\s)*$")
+_ADJACENT = re.compile(r"^(?:[ \-&+/,]|and|or|with|plus|\s)*$")
 _INITIAL_GAP = re.compile(r"^[ .\-_]{0,3}$")
-_JOINERS = set(" .-_+'")
+PREFIXES = PARTICLES | {"mc", "mac", "fitz", "d", "l"}
 _LIST_BETWEEN = re.compile(r"[,&+;:.!?()\n]|\b(?:and|or|with|to|from|by|for|at|in|on)\b")
 
 
@@ -77,6 +81,10 @@ class _Occ:
     form: object     # register.Form
     lb: int
     rb: int
+    ok: bool = False     # a word of its own (see _word_ok)
+    end: int = 0         # end including a plural "s"
+    plural: bool = False
+    word: int = 0        # index of the word it starts in (whole-word occurrences only)
 
 
 @dataclass(slots=True)
@@ -103,6 +111,8 @@ class _Stream:
         self.pos = pos = [i for i, c in enumerate(n) if c.isalpha()]
         self.letters = "".join(n[i] for i in pos)
         self.word_starts = [k for k in range(1, len(pos)) if pos[k] - pos[k - 1] > 1]
+        up = nz.upper
+        self.all_caps = len(pos) > 0 and all(up[i] for i in pos)
 
     def split_ok(self, ks: int, ke: int, splits) -> bool:
         """Letters ``ks:ke`` cross no word boundary, or cross them as the registered name does
@@ -114,7 +124,10 @@ class _Stream:
             return True
         edges = [ks, *self.word_starts[i:j], ke]
         lengths = tuple(b - a for a, b in zip(edges, edges[1:]))
-        return all(n == 1 for n in lengths) or lengths in splits
+        if all(n == 1 for n in lengths) or lengths in splits:
+            return True
+        # a prefix written apart: "Mc Allister", "Mac Donald", "De Souza", "O Brien"
+        return all(self.letters[a:b] in PREFIXES for a, b in zip(edges, edges[1:-1]))
 
     def bound(self, k: int) -> int:
         """The boundary before letter ``k``."""
@@ -138,8 +151,12 @@ class _Stream:
         return self.nz.upper[self.pos[k]]
 
 
-def find(text: str, people) -> list[NameHit]:
-    """Every name of ``people`` in ``text`` (see the module docstring); hits do not overlap."""
+def find(text: str, people, *, everyday: bool = False) -> list[NameHit]:
+    """Every name of ``people`` in ``text`` (see the module docstring); hits do not overlap.
+
+    ``everyday=True`` counts a name that is also an everyday word as a name wherever it stands as
+    a word, in any case and context (for erasing a forgotten person: better too much than too little).
+    """
     if not text or not people:
         return []
     reg = compile_register(as_tuple(people))
@@ -150,7 +167,7 @@ def find(text: str, people) -> list[NameHit]:
     if not st.letters:
         return []
     occs = _occurrences(st, reg)
-    cands = _full_names(st, reg, occs) + _parts(st, reg, occs)
+    cands = _full_names(st, reg, occs) + _parts(st, reg, occs, everyday)
     _confirm_by_context(st, cands)
     chosen = _resolve([c for c in cands if c.confirmed])
     return [_hit(nz, reg, c) for c in chosen]
@@ -161,7 +178,11 @@ def _occurrences(st: _Stream, reg: Register) -> list[_Occ]:
     for end, form in reg.automaton.iter(st.letters):
         ks = end + 1 - len(form.letters)
         ke = end + 1
-        out.append(_Occ(ks, ke, form, st.bound(ks), st.bound(ke)))
+        o = _Occ(ks, ke, form, st.bound(ks), st.bound(ke))
+        o.ok, o.end, o.plural = _word_ok(st, o)
+        if o.ok:
+            o.word = bisect.bisect_right(st.word_starts, ks)
+        out.append(o)
     return out
 
 
@@ -190,7 +211,7 @@ def _full_names(st: _Stream, reg: Register, occs: list[_Occ]) -> list[_Cand]:
     for o in occs:
         by_start.setdefault(o.ks, []).append(o)
     n_letters = len(st.letters)
-    word_index = _word_index(st)
+    letters = st.letters
     recent_given: list[_Occ] = []        # whole-word given names of the last few words (middle names)
     for o in occs:
         form = o.form
@@ -202,11 +223,13 @@ def _full_names(st: _Stream, reg: Register, occs: list[_Occ]) -> list[_Cand]:
                     cand = _pair(st, o, o2, first, min(shared), n_letters)
                     if cand:
                         out.append(cand)
-        ok, end, plural = _word_ok(st, o)
-        # 2. initials
-        if form.family:
+        ok, end, plural = o.ok, o.end, o.plural
+        # 2. initials (only where the letter before or after could be one)
+        before = letters[o.ks - 1] if o.ks else ""
+        after = letters[o.ke] if o.ke < n_letters else ""
+        if form.family and (before in form.family_by_given_initial or after in form.family_by_given_initial):
             out += _initial_family(st, reg, o)
-        if ok and form.given:
+        if ok and form.given and after in form.given_by_family_initial:
             c = _given_initial(st, reg, o)
             if c:
                 out.append(c)
@@ -215,9 +238,9 @@ def _full_names(st: _Stream, reg: Register, occs: list[_Occ]) -> list[_Cand]:
             for g in recent_given:
                 if g.ke > o.ks:
                     continue
-                between = word_index[o.ks] - word_index[g.ke - 1]
+                between = o.word - g.word
                 shared = g.form.given_set & form.family_set
-                if shared and 2 <= between <= 3 and _apart_ok(st, g, o, word_index):
+                if shared and 2 <= between <= 3 and _apart_ok(st, g, o):
                     i = min(shared)
                     gs, ge = st.pos[g.ks], st.pos[g.ke - 1] + 1
                     if _LIST_BETWEEN.search(st.nz.text[ge:st.pos[o.ks]]):
@@ -229,32 +252,17 @@ def _full_names(st: _Stream, reg: Register, occs: list[_Occ]) -> list[_Cand]:
                         out.append(_Cand(gs, st.pos[end - 1] + 1, "full", i, 0, given=(gs, ge), plural=plural))
         if ok and form.given:
             recent_given.append(o)
-            if len(recent_given) > 1:
-                here = word_index[o.ks]
-                recent_given = [g for g in recent_given if here - word_index[g.ke - 1] <= 3]
+            if len(recent_given) > 1 and o.word - recent_given[0].word > 3:
+                recent_given = [g for g in recent_given if o.word - g.word <= 3]
     return out
 
 
-class _WordIndex:
-    """``index[k]``: how many words start at or before letter ``k`` (words counted across the text)."""
-
-    def __init__(self, st: _Stream):
-        self.starts = st.word_starts
-
-    def __getitem__(self, k: int) -> int:
-        return bisect.bisect_right(self.starts, k)
-
-
-def _word_index(st: _Stream) -> _WordIndex:
-    return _WordIndex(st)
-
-
-def _apart_ok(st: _Stream, g: _Occ, f: _Occ, word_index) -> bool:
+def _apart_ok(st: _Stream, g: _Occ, f: _Occ) -> bool:
     """Given and family of one person with a word or two between: a full name unless both are everyday words."""
     if not (g.form.ordinary and f.form.ordinary):
         return True
     # both everyday words: one word between ("may rose brown"), or every word capitalised
-    if word_index[f.ks] - word_index[g.ke - 1] == 2:
+    if f.word - g.word == 2:
         return True
     return all(st.cap(k) for k in range(g.ks, f.ks + 1) if k == 0 or st.pos[k] - st.pos[k - 1] > 1)
 
@@ -279,9 +287,13 @@ def _pair(st: _Stream, o1: _Occ, o2: _Occ, first: str, person: int, n_letters: i
     else:
         if o1.lb == NONE or rb == NONE:
             return None
-        if o1.form.ordinary and o2.form.ordinary and first == "family":
-            # two everyday words, family first: "Hill, Will", "hill, will", "Hill Will" - not "the hill will"
-            if "," not in gap and not all(c in ".-_+" for c in gap) and not (st.cap(o1.ks) and st.cap(o2.ks)):
+        written_as_name = "," in gap or all(c in ".-_+" for c in gap)      # "hill, will", "will_hill"
+        if o1.form.ordinary and o2.form.ordinary and not written_as_name \
+                and not (st.cap(o1.ks) and st.cap(o2.ks)):
+            # two everyday words in small letters: a name ("will hill", "hill will"), but not after an
+            # article or the like ("the hill will be steep", "a brown may")
+            ws, we = _word_before(st.nz, st.pos[o1.ks])
+            if ws >= 0 and st.nz.text[ws:we] in _ARTICLES:
                 return None
     ns, ne = st.pos[o1.ks], st.pos[end - 1] + 1
     g = o1 if first == "given" else o2
@@ -297,7 +309,7 @@ def _initial_family(st: _Stream, reg: Register, o: _Occ) -> list[_Cand]:
     """"A. Hart", "A Hart", "a.hart", "AHart", "ahart", "Hart A." (initial of the same person's given name)."""
     out = []
     by_initial = o.form.family_by_given_initial
-    ok, end, plural = _word_ok(st, o)
+    ok, end, plural = o.ok, o.end, o.plural
     right_ok = o.rb != NONE or plural
     ordinary = o.form.ordinary
     n = st.nz.text
@@ -361,11 +373,11 @@ def _given_initial(st: _Stream, reg: Register, o: _Occ) -> _Cand | None:
     return _Cand(ns, ne, "full", who[0], 0, given=(st.pos[o.ks], st.pos[o.ke - 1] + 1))
 
 
-def _parts(st: _Stream, reg: Register, occs: list[_Occ]) -> list[_Cand]:
+def _parts(st: _Stream, reg: Register, occs: list[_Occ], everyday: bool = False) -> list[_Cand]:
     """Lone given and family names (whole words); everyday words wait for context."""
     out = []
     for o in occs:
-        ok, end, plural = _word_ok(st, o)
+        ok, end, plural = o.ok, o.end, o.plural
         if not ok:
             continue
         for part in ("family", "given"):
@@ -375,11 +387,11 @@ def _parts(st: _Stream, reg: Register, occs: list[_Occ]) -> list[_Cand]:
             if part == "given" and plural:
                 continue
             ns, ne = st.pos[o.ks], st.pos[end - 1] + 1
-            ordinary = o.form.ordinary
-            titled = bool(_title_before(st.nz.text, ns))
+            ordinary = o.form.ordinary and not everyday
+            titled = ordinary and bool(_title_before(st.nz.text, ns))
             if ordinary and not st.cap(o.ks) and not titled:
                 continue                        # "hill forts", "we hope"
-            confirmed = not ordinary or titled or _used_as_name(st.nz, ns, ne, o.form.letters)
+            confirmed = not ordinary or titled or _used_as_name(st.nz, ns, ne, o.form.letters, st.all_caps)
             ids = o.form.family_ids if part == "family" else o.form.given_ids
             out.append(_Cand(ns, ne, part, owners[0], 1, form=o.form.letters, owner_ids=ids,
                              confirmed=confirmed, plural=plural))
@@ -388,10 +400,17 @@ def _parts(st: _Stream, reg: Register, occs: list[_Occ]) -> list[_Cand]:
 
 
 _SENTENCE_START = set('.!?:;"\n(“”[')
-_DATE_WORDS = frozenset("in of since until till by during early late mid last next this every from to end on before "
+_DATE_WORDS = frozenset("in of since until till by during early late mid last next this every from end on before "
                         "after throughout each".split())
 
 
+# small-letter nouns that make the capitalised word before them the name of a thing, not a person
+_NAMED_THINGS = frozenset("class classes team house group garden gardens road street lane park hill hall room school "
+                          "prize award cup trophy centre center wood walk building bakery shop farm field close way "
+                          "day fair festival club choir ward unit block wing".split())
+# words that address or present a person: "Thanks Will for...", "Congratulations Rose on..."
+_ADDRESSING = frozenset("thanks thank congratulations congrats welcome hello hi bravo goodbye farewell cheers meet "
+                        "introducing go come love".split())
 _ARTICLES = frozenset("the a an our this that these those his her their my your its".split())
 
 
@@ -418,7 +437,7 @@ def _opens_sentence(nz: Normalised, ns: int) -> bool:
     return i < 0 or n[i] in _SENTENCE_START
 
 
-def _used_as_name(nz: Normalised, ns: int, ne: int, form: str) -> bool:
+def _used_as_name(nz: Normalised, ns: int, ne: int, form: str, all_caps: bool = False) -> bool:
     """A capitalised everyday word used as a name: inside a sentence (not opening it), not after an
     article or a number ("the King's", "12 May"), and followed by a small-letter word or the end of
     the clause ("Well done Rose!"), or possessive ("Rose's painting") - not by another capitalised word ("Rose
@@ -433,12 +452,17 @@ def _used_as_name(nz: Normalised, ns: int, ne: int, form: str) -> bool:
         j = ne + (2 if n[ne + 1:ne + 2] == "s" else 1)
         while j < len(n) and n[j] == " ":
             j += 1
-        return not (j < len(n) and n[j].isalpha() and nz.upper[j])
+        return all_caps or not (j < len(n) and n[j].isalpha() and nz.upper[j])
     if _opens_sentence(nz, ns):
         return False
     if prev[:1].isdigit() or prev in _ARTICLES or (form in MONTHS_AND_DAYS and prev in _DATE_WORDS):
         return False
-    prev_capital = ws >= 0 and nz.upper[ws]
+    if form in MONTHS_AND_DAYS and prev in ("to", "and", "or"):
+        ws2, we2 = _word_before(nz, ws)
+        if ws2 >= 0 and n[ws2:we2] in MONTHS_AND_DAYS:
+            return False                  # "from April to May", "Monday and Friday"
+    # (in a text written all in capitals, capitals say nothing)
+    prev_capital = ws >= 0 and nz.upper[ws] and prev not in _ADDRESSING and not all_caps
     if prev_capital and not _opens_sentence(nz, ws):
         return False                      # a name of a place or thing: "Hope Street", "Brown Owl"
     j = ne
@@ -452,7 +476,12 @@ def _used_as_name(nz: Normalised, ns: int, ne: int, form: str) -> bool:
     if prev_capital:
         return False                      # "Christmas Eve carols", "Sports Day Rose ..."
     if nxt.isalpha():
-        return not nz.upper[j]
+        if nz.upper[j] and not all_caps:
+            return False
+        k = j
+        while k < len(n) and n[k].isalpha():
+            k += 1
+        return n[j:k] not in _NAMED_THINGS   # "Hill class", "Rose garden", "Turner prize"
     return False
 
 
@@ -479,7 +508,7 @@ def _confirm_by_context(st: _Stream, cands: list[_Cand]) -> None:
                         continue
                     other = items[j]
                     gap = n[other.ne:c.ns] if step < 0 else n[c.ne:other.ns]
-                    if len(gap) <= 8 and _ADJACENT.match(gap):
+                    if len(gap) <= 10 and _ADJACENT.match(gap):
                         c.confirmed = True
                         changed = True
                         break

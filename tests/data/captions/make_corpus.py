@@ -107,6 +107,10 @@ HOSTILE = [
     ("hill, will", ["P07"], "", None),
     ("thanks to mr marsh", ["P09"], "thanks", None),
     ("GRACE GREEN", ["P16"], "", None),
+    ("Congratulations to May!", ["P08"], "Congratulations!", None),
+    ("Hope and Will shared first prize", ["P09", "P07"], "shared first prize", None),
+    ("Brown, May (Y6)", ["P08"], "(Y6)", None),
+    ("THANKS TO ROSE AND WILL", ["P06", "P07"], "THANKS", None),
 ]
 
 HARMLESS = [
@@ -140,6 +144,10 @@ HARMLESS = [
     "Reception's first week: painting, sand and stories",
     "Parents' evening is on Tuesday",
     "Hill walking in the Peak District",
+    "Clubs run from April to May",
+    "Rose class planted bulbs; Hill class made bird boxes",
+    "The hill will be steep, so bring boots",
+    "VISIT THE ROSE GARDEN IN MAY",
 ]
 
 
