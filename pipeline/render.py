@@ -33,19 +33,21 @@ def scale_box(box, scale: float) -> tuple[int, int, int, int]:
 
 
 def render_channels(ws, image: Image.Image, faces: list[dict], channels: list[str], stem: str,
-                    captions: dict[str, str], existing: dict[str, str] | None = None,
-                    texts: list[dict] | None = None) -> tuple[dict, dict]:
+                    captions: dict[str, str], existing: dict[str, str] | None = None, *,
+                    texts: list[dict] | None) -> tuple[dict, dict]:
     """Write ``approved/<channel>/<stem>.jpg`` (+ ``.txt`` caption) for each channel.
 
     Channels that redact the same faces share one redaction and one encoding.
     Returns ``(outputs, sha256s)``: workspace-relative paths and content hashes per channel.
-    ``texts``: the text regions read in the picture (polygons in ``image``'s coordinates).
+    ``texts``: the text regions read in the picture (polygons in ``image``'s coordinates); required,
+    so that no re-render can forget them (``pipeline.text_in_picture.stored_texts(job)``).
     """
-    return write_channels(ws, encode_channels(ws.config, image, faces, channels, texts), stem, captions, existing)
+    return write_channels(ws, encode_channels(ws.config, image, faces, channels, texts=texts), stem, captions,
+                          existing)
 
 
-def encode_channels(config, image: Image.Image, faces: list[dict], channels: list[str],
-                    texts: list[dict] | None = None) -> dict[str, bytes]:
+def encode_channels(config, image: Image.Image, faces: list[dict], channels: list[str], *,
+                    texts: list[dict] | None) -> dict[str, bytes]:
     """Each channel's released JPEG, in memory; touches no file (so it can run on a worker).
 
     Channels that redact the same faces and text regions share one redaction and one encoding.
@@ -88,13 +90,13 @@ def write_channels(ws, per_channel: dict[str, bytes], stem: str, captions: dict[
     return outputs, shas
 
 
-def render_preview(ws, image: Image.Image, faces: list[dict], job_id: int,
-                   texts: list[dict] | None = None) -> str:
+def render_preview(ws, image: Image.Image, faces: list[dict], job_id: int, *,
+                   texts: list[dict] | None) -> str:
     """A redacted preview for the review queue: every face not kept everywhere is redacted."""
-    return write_preview(ws, encode_preview(ws.config, image, faces, texts), job_id)
+    return write_preview(ws, encode_preview(ws.config, image, faces, texts=texts), job_id)
 
 
-def encode_preview(config, image: Image.Image, faces: list[dict], texts: list[dict] | None = None) -> bytes:
+def encode_preview(config, image: Image.Image, faces: list[dict], *, texts: list[dict] | None) -> bytes:
     """The review preview's JPEG, in memory: every face and text region not kept everywhere
     redacted, and every region of text that was read outlined (so the reviewer sees what was read)."""
     red = config["redaction"]
