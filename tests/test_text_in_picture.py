@@ -370,9 +370,9 @@ def test_given_name_follows_its_person_and_consent_change_rerenders_text(tmp_pat
     root = tmp_path / "ws"
     cli("init", root, expect=0)
     (tmp_path / "r.csv").write_text(
-        "person_id,given_name,family_name,group,role,website,social,newsletter,press,expires,never_publish\n"
-        "obama,Barack,Obama,Y6,pupil,yes,yes,yes,yes,,no\n"
-        "P002,Amelia,Hart,Y4,pupil,yes,yes,yes,yes,,no\n", encoding="utf-8")
+        "person_id,given_name,family_name,group,role,website,social,newsletter,press,expires,never_publish,biometric\n"
+        "obama,Barack,Obama,Y6,pupil,yes,yes,yes,yes,,no,yes\n"
+        "P002,Amelia,Hart,Y4,pupil,yes,yes,yes,yes,,no,yes\n", encoding="utf-8")
     cli("consent", "import", tmp_path / "r.csv", workspace=root, expect=0)
     staff = tmp_path / "enrol"
     shutil.copytree(enrol / "obama", staff / "obama")
