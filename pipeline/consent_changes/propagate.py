@@ -156,6 +156,11 @@ def _propagate(ws, people, *, cause, actor, forgotten, ctx, today, wait_for_runn
                      {"cause": cause, "people": ids, "images_checked": report.checked,
                       "images_changed": report.images_changed, "files_changed": report.files_changed,
                       "takedowns": [t["id"] for t in report.takedowns]})
+    if report.changes:  # no small copy of an earlier version stays in the console's thumbnails/
+        from pipeline.delivery.gallery import prune_thumbnails
+
+        for channel in sorted({c.channel for c in report.changes}):
+            prune_thumbnails(ws, channel)
     return report
 
 
@@ -444,6 +449,11 @@ def _takedowns(conn, output, change_id: int, action: str, reason: str, at: str) 
                     "pulled_by": p["actor"], "reason": reason, "created_at": at, "done_at": None,
                     "done_by": None, "action": action})
     return out
+
+
+def raise_takedowns(conn, output, change_id: int, action: str, reason: str, at: str) -> list[dict]:
+    """Every copy of ``output`` handed out (pulled, downloaded, posted) becomes an open takedown."""
+    return _takedowns(conn, output, change_id, action, reason, at)
 
 
 def _hold_changed_original(ws, job, exc: OriginalChanged, cause: str, actor: str,
