@@ -27,6 +27,7 @@ CHOICES = {
     ("captions", "names"): ("first_only", "none"),
     ("watch", "mode"): ("native", "polling"),
     ("video", "audio"): ("keep", "drop"),
+    ("text", "names"): ("redact", "off"),
 }
 
 

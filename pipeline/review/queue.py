@@ -30,6 +30,7 @@ from pipeline.context import RunContext
 from pipeline.errors import UserError
 from pipeline.render import remove_preview, render_channels
 from pipeline.video.rerender import ClipUnavailable, is_clip_job, rerender_clip
+from pipeline.text_in_picture import stored_texts
 from pipeline.consent_changes.originals import hold_reason, record_changed_original
 from pipeline.consent_changes.rerender import (OriginalChanged, OriginalMissing, decode_original, job_row,
                                                load_faces, original_bytes, output_stem, redecided,
@@ -320,7 +321,8 @@ def _release(ws, job_id: int, *, actor: str, ctx: RunContext | None, note: str |
                             f"'pipeline review decide {job_id} --block' and ask for the photo to be dropped again.") from None
         analysis = SimpleNamespace(faces=work, metadata=None if caption else inspect_metadata(data, job["source"]))
         captions = channel_captions(caption, analysis, ctx, ws.config)
-        outputs, shas = render_channels(ws, image, work, ctx.channels, output_stem(job), captions)
+        outputs, shas = render_channels(ws, image, work, ctx.channels, output_stem(job), captions,
+                                        texts=stored_texts(job))
     reason = summarise([FaceDecision(w["decisions"], w["reasons"]) for w in work], ctx.channels)
     reason = f"{reason} (released on review by {actor})"  # the reviewer's own note stays in the audit trail
     at = now_iso()
