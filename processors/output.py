@@ -9,6 +9,7 @@ refuses to return anything else.
 from __future__ import annotations
 
 import io
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -18,6 +19,19 @@ from PIL import Image
 
 class UnsafeOutput(RuntimeError):
     """The encoder produced something other than a bare JPEG (a bug, never expected)."""
+
+
+# A photo is decoded once, DCT-scaled to what the face detector needs (pipeline.analyse), and its
+# released copies are made from that decode. Where the detector's size falls just short of
+# ``max_edge`` (a 4032-px phone photo halves to 2016 px, against the default 2048), the release
+# keeps that size instead of decoding the photo a second time at full size (12 megapixels for
+# phone photos): at most this fraction of ``max_edge`` is given up, never more.
+SOURCE_EDGE_SHARE = 0.95
+
+
+def source_edge(max_edge: int) -> int:
+    """The long edge a decode must keep so that releases are at least ``SOURCE_EDGE_SHARE`` of ``max_edge``."""
+    return int(math.ceil(max_edge * SOURCE_EDGE_SHARE))
 
 
 def resized(image: Image.Image, max_edge: int) -> Image.Image:
@@ -125,5 +139,5 @@ def fsync_dir(directory: Path) -> None:
         os.close(dfd)
 
 
-__all__ = ["encode_jpeg", "write_atomic", "check_pixels_only", "pixels_only", "resized", "UnsafeOutput",
+__all__ = ["encode_jpeg", "source_edge", "write_atomic", "check_pixels_only", "pixels_only", "resized", "UnsafeOutput",
            "fsync_dir"]

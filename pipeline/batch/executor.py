@@ -13,14 +13,22 @@ is written once:
 workspace and the photos themselves; Dask workers share nothing with the coordinator, so they get
 a photo's *bytes* and return results, and the coordinator alone writes files and the database.
 
-Local workers are started with ``spawn`` (no inherited database connections or threads), keep
-the face models loaded for the whole batch (``worker_setup`` loads them once per process) and run
-OpenCV single-threaded, so two workers on two cores do not fight over them.
+Local workers keep the face models loaded for the whole batch and run OpenCV and ONNX Runtime
+single-threaded, so two workers on two cores do not fight over them. They are started by ``fork``
+from this process after it loaded the models once (``preload_models``): a batch pays the imports
+and model loading once, not once per worker (~1 s of CPU each), and the workers share the models'
+memory. Forking is only done when this process runs a single thread (a fork copies no other
+thread, and a lock held by one would stay locked in the child) and the pool does not replace its
+workers (``max_tasks_per_child``); otherwise (e.g. a pool replaced mid-batch, the audit's pool)
+workers are started with ``spawn`` and load the models themselves. A forked worker never touches
+the coordinator's database connection: it opens its own, and leaves with ``os._exit``.
 """
 from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
+import threading
 from concurrent.futures import Future, ProcessPoolExecutor
 
 KINDS = ("local", "dask")
@@ -76,6 +84,37 @@ def _local_worker_setup(single_threaded: bool) -> None:
     atexit.register(os._exit, 0)
 
 
+def _forked_worker_setup(single_threaded: bool) -> None:
+    """The local pool's initializer in a worker forked from the coordinator (models already loaded):
+    forget any per-workspace context the coordinator held (its database connections are the
+    coordinator's), then the same set-up as a spawned worker (cheap: everything is loaded)."""
+    from pipeline.batch import runner
+
+    runner.forget_contexts()
+    _local_worker_setup(single_threaded)
+
+
+def can_fork(max_tasks_per_child: int | None = None) -> bool:
+    """Whether workers may be forked from this process now (see the module doc)."""
+    return (max_tasks_per_child is None and "fork" in multiprocessing.get_all_start_methods()
+            and threading.active_count() == 1)
+
+
+def preload_models(single_threaded: bool) -> bool:
+    """Load the face models in this process before forking workers; False if they cannot be loaded
+    (the workers then load them themselves and report the problem per photo)."""
+    try:
+        worker_setup(single_threaded, True)
+    except Exception:  # a missing model is reported by each photo's analysis, as with spawn
+        return False
+    for stream in (sys.stdout, sys.stderr):  # nothing buffered may be written twice by a child
+        try:
+            stream.flush()
+        except (AttributeError, OSError, ValueError):
+            pass
+    return True
+
+
 def _ready() -> None:
     """A task that does nothing: it makes the pool start (and warm up) a worker."""
 
@@ -122,14 +161,17 @@ class LocalExecutor:
         self.workers = max(1, workers or available_cores())
         self.max_tasks_per_child = max_tasks_per_child
         self.generation = 0  # bumped each time a broken pool is replaced
+        self.start_method: str | None = None  # "fork" or "spawn", once the pool exists
         self._pool: ProcessPoolExecutor | None = None
 
     def _ensure(self) -> ProcessPoolExecutor:
         if self._pool is None:
             single = self.workers > 1 or available_cores() == 1
+            fork = can_fork(self.max_tasks_per_child) and preload_models(single)
+            self.start_method = "fork" if fork else "spawn"
             self._pool = ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_local_worker_setup, initargs=(single,),
+                max_workers=self.workers, mp_context=multiprocessing.get_context(self.start_method),
+                initializer=_forked_worker_setup if fork else _local_worker_setup, initargs=(single,),
                 max_tasks_per_child=self.max_tasks_per_child)
         return self._pool
 
