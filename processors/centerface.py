@@ -134,16 +134,17 @@ def detect(rgb: np.ndarray, threshold: float = 0.5, scale: float = 1.0, *,
 
 def _run(session, img: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One forward pass over ``img``; detections in its coordinates."""
-    import cv2
-
     h, w = img.shape[:2]
-    # The network needs sides divisible by 32: pad (bottom/right) rather than stretch.
+    # The network needs sides divisible by 32: pad (bottom/right, black) rather than stretch. The
+    # padding is written straight into the network's input (no padded copy of the image first).
     pw, ph = -(-w // 32) * 32, -(-h // 32) * 32
-    if (pw, ph) != (w, h):
-        img = cv2.copyMakeBorder(img, 0, ph - h, 0, pw - w, cv2.BORDER_CONSTANT, value=(0, 0, 0))
     blob = np.empty((1, 3, ph, pw), dtype=np.float32)  # the model takes raw RGB 0..255, planar
+    if ph > h:
+        blob[0, :, h:, :] = 0
+    if pw > w:
+        blob[0, :, :h, w:] = 0
     for c in range(3):  # (one plane at a time: twice as fast as a transposed astype)
-        blob[0, c] = img[..., c]
+        blob[0, c, :h, :w] = img[..., c]
     heatmap, scales, offsets, landmarks = session.run(["537", "538", "539", "540"], {"input.1": blob})
     return _decode(heatmap, scales, offsets, landmarks, threshold, (w, h))
 
