@@ -124,6 +124,31 @@ def write_atomic(dest: Path, data: bytes, *, mode: int = 0o644) -> None:
     fsync_dir(directory)
 
 
+def write_atomic_as(dest: Path, data: bytes, same_as: Path | None, *, mode: int = 0o644) -> None:
+    """``write_atomic(dest, data)``, where ``same_as`` (if given) is a file just written with these very
+    bytes and ``mode``: ``dest`` then becomes a second name (hard link) of that file instead of a
+    second copy: no second write or file sync, one copy on disk. Each name stays independently
+    replaceable: every writer here replaces a file by renaming a new one over it, never by writing
+    into it, so re-rendering one channel leaves the other's bytes alone. Where links are not
+    possible (another file system, a share without them) the bytes are written as usual."""
+    dest = Path(dest)
+    if same_as is not None:
+        tmp = dest.parent / f".{dest.name}.{os.getpid()}.{id(data):x}.link.tmp"
+        try:
+            if Path(same_as).read_bytes() == data:  # (from the page cache) never link anything else
+                os.link(same_as, tmp)
+                os.replace(tmp, dest)
+                fsync_dir(dest.parent)
+                return
+        except OSError:
+            pass
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+    write_atomic(dest, data, mode=mode)
+
+
 def fsync_dir(directory: Path) -> None:
     """Make a rename in ``directory`` durable. Best effort: the file is already complete, so a
     file system that cannot sync folders is not an error."""
@@ -139,5 +164,5 @@ def fsync_dir(directory: Path) -> None:
         os.close(dfd)
 
 
-__all__ = ["encode_jpeg", "source_edge", "write_atomic", "check_pixels_only", "pixels_only", "resized", "UnsafeOutput",
+__all__ = ["encode_jpeg", "source_edge", "write_atomic", "write_atomic_as", "check_pixels_only", "pixels_only", "resized", "UnsafeOutput",
            "fsync_dir"]
