@@ -88,9 +88,9 @@ def _forked_worker_setup(single_threaded: bool) -> None:
     """The local pool's initializer in a worker forked from the coordinator (models already loaded):
     forget any per-workspace context the coordinator held (its database connections are the
     coordinator's), then the same set-up as a spawned worker (cheap: everything is loaded)."""
-    from pipeline.batch import runner
-
-    runner.forget_contexts()
+    runner = sys.modules.get("pipeline.batch.runner")  # (the runner imports this module, not the reverse)
+    if runner is not None:
+        runner.forget_contexts()
     _local_worker_setup(single_threaded)
 
 
