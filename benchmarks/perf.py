@@ -49,12 +49,12 @@ PEERS = ROOT / "benchmarks" / ".peers"
 RESULTS = ROOT / "benchmarks" / "results"
 PY = Path(sys.executable)
 
-REGISTER = """person_id,given_name,family_name,group,role,website,social,newsletter,press,expires,never_publish
-obama,Barack,Obama,Y6,pupil,yes,yes,yes,yes,,no
-biden,Joe,Biden,Y6,pupil,yes,no,yes,no,,no
-alex_lacamoire,Alex,Lacamoire,Y6,pupil,no,no,no,no,,no
-kit_harington,Kit,Harington,Y6,pupil,yes,yes,yes,yes,2020-07-31,no
-rose_leslie,Rose,Leslie,Y6,pupil,yes,yes,yes,yes,,yes
+REGISTER = """person_id,given_name,family_name,group,role,website,social,newsletter,press,expires,never_publish,biometric
+obama,Barack,Obama,Y6,pupil,yes,yes,yes,yes,,no,yes
+biden,Joe,Biden,Y6,pupil,yes,no,yes,no,,no,yes
+alex_lacamoire,Alex,Lacamoire,Y6,pupil,no,no,no,no,,no,yes
+kit_harington,Kit,Harington,Y6,pupil,yes,yes,yes,yes,2020-07-31,no,yes
+rose_leslie,Rose,Leslie,Y6,pupil,yes,yes,yes,yes,,yes,yes
 """
 # Known faces of events/ (fixtures README): file -> number of faces.
 EVENT_FACES = {"obama1.jpg": 1, "alex_lacamoire1.jpg": 1, "johnsnow_test1.jpg": 1, "kit_with_rose.jpg": 2,

@@ -1,8 +1,12 @@
 """Match a face descriptor against every enrolled reference photo of every person.
 
-identified: closest person within ``match_tolerance`` AND the next-closest person at
-            least ``margin`` further away;
-uncertain:  within ``review_tolerance`` of someone but not identified;
+The rule itself (:mod:`consent.identification.rule`) is calibrated on the register's own reference
+photos (:mod:`consent.identification.calibration`); ``match_tolerance`` and ``margin`` are upper
+bounds on it.
+
+identified: see :mod:`consent.identification.rule` (calibrated distance, runner-up margin, cohort
+            score, face size);
+uncertain:  within ``review_tolerance`` of someone but not identified (``why`` says why);
 unknown:    otherwise, and always for a face with no descriptor (too small to recognise).
 """
 from __future__ import annotations
@@ -11,16 +15,31 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from consent.identification.rule import Rule, judge_array
+
 
 @dataclass(frozen=True)
 class Tolerances:
     match: float = 0.5
     review: float = 0.6
     margin: float = 0.06
+    threshold: float | None = None      # calibrated distance (None: ``match``)
+    z_threshold: float | None = None    # calibrated cohort score (None: not used)
+    lookalikes: frozenset = field(default_factory=frozenset)   # people in a look-alike pair: review
+    min_size: int = 0                   # faces smaller than this (px) are never identified
 
     @classmethod
-    def from_config(cls, faces_cfg: dict) -> "Tolerances":
-        return cls(faces_cfg["match_tolerance"], faces_cfg["review_tolerance"], faces_cfg["margin"])
+    def from_config(cls, faces_cfg: dict, calibration=None) -> "Tolerances":
+        base = cls(faces_cfg["match_tolerance"], faces_cfg["review_tolerance"], faces_cfg["margin"])
+        if calibration is None:
+            return base
+        return cls(base.match, base.review, max(base.margin, calibration.margin),
+                   min(base.match, calibration.threshold), calibration.z_threshold,
+                   frozenset(calibration.lookalike_people))
+
+    def rule(self) -> Rule:
+        threshold = self.match if self.threshold is None else min(self.match, self.threshold)
+        return Rule(threshold, self.margin, self.review, self.z_threshold, self.lookalikes, self.min_size)
 
 
 @dataclass(frozen=True)
@@ -29,6 +48,7 @@ class Match:
     person_id: str | None = None    # closest person (identified or uncertain)
     distance: float | None = None   # distance to that person's closest reference photo
     candidates: tuple[tuple[str, float], ...] = field(default_factory=tuple)  # within review tolerance, closest first
+    why: str = ""                   # why a close face was not identified ("look-alike" goes to review)
 
     def to_json(self) -> dict:
         return {"match": self.match, "person": self.person_id,
@@ -46,32 +66,32 @@ class Gallery:
         self.person_ids = np.asarray(person_ids, dtype=object)
         self.encodings = np.asarray(encodings, dtype=np.float64).reshape(-1, 128)
         self.people = sorted(set(person_ids))
+        index = {p: i for i, p in enumerate(self.people)}
+        owner = np.array([index[p] for p in self.person_ids], dtype=np.int64)
+        # reference photos grouped by person, so each person's closest is one reduceat
+        self._order = np.argsort(owner, kind="stable")
+        self._starts = np.searchsorted(owner[self._order], np.arange(len(self.people)))
+        self._sorted = self.encodings[self._order]
 
     def __len__(self) -> int:
         return len(self.people)
 
     def distances(self, encoding: np.ndarray) -> dict[str, float]:
         """Closest distance to each person (over all of that person's reference photos)."""
-        if not len(self.person_ids):
-            return {}
-        d = np.linalg.norm(self.encodings - np.asarray(encoding, dtype=np.float64), axis=1)
-        best: dict[str, float] = {}
-        for pid, dist in zip(self.person_ids, d):
-            if dist < best.get(pid, np.inf):
-                best[pid] = float(dist)
-        return best
+        return {p: float(x) for p, x in zip(self.people, self.person_distances(encoding))}
 
-    def match(self, encoding: np.ndarray | None, tol: Tolerances) -> Match:
+    def person_distances(self, encoding: np.ndarray) -> np.ndarray:
+        """``out[i]``: closest distance to ``self.people[i]``."""
+        if not len(self.person_ids):
+            return np.zeros(0)
+        diff = self._sorted - np.asarray(encoding, dtype=np.float64)
+        d = np.sqrt(np.einsum("ij,ij->i", diff, diff))
+        return np.minimum.reduceat(d, self._starts)
+
+    def match(self, encoding: np.ndarray | None, tol: Tolerances, size: int | None = None) -> Match:
         if encoding is None:
             return UNKNOWN
-        ranked = sorted(self.distances(encoding).items(), key=lambda kv: kv[1])
-        if not ranked:
+        v = judge_array(self.people, self.person_distances(encoding), tol.rule(), size)
+        if v.match == "unknown" and v.distance is None:
             return UNKNOWN
-        candidates = tuple((p, d) for p, d in ranked if d <= tol.review)
-        best_id, best = ranked[0]
-        runner_up = ranked[1][1] if len(ranked) > 1 else np.inf
-        if best <= tol.match and runner_up - best >= tol.margin:
-            return Match("identified", best_id, best, candidates)
-        if best <= tol.review:
-            return Match("uncertain", best_id, best, candidates)
-        return Match("unknown", None, best, ())
+        return Match(v.match, v.person_id, v.distance, v.candidates, v.why)

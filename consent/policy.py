@@ -1,8 +1,10 @@
 """Per-channel decisions for each face, and the image status that follows (DESIGN.md steps 5-6).
 
 keep   identified (or confirmed by a reviewer), consent granted on the channel, not expired
-blur   refused, withdrawn, expired, unknown (unknown is configurable: blur | review | block)
-review uncertain — nothing is released until a person decides
+blur   refused, withdrawn, expired, unknown (unknown is configurable: blur | review | block),
+       uncertain when ``[faces] uncertain = "redact"`` (the default)
+review uncertain when ``[faces] uncertain = "review"``, and always a face that may be either of a
+       look-alike pair in the register — nothing is released until a person decides
 block  identified, confirmed or uncertain against a never-publish person: blocked everywhere
 """
 from __future__ import annotations
@@ -22,7 +24,8 @@ class FaceDecision:
 
 
 def decide_face(match: Match, people: dict, channels: list[str], today: date, *,
-                unknown_action: str = "blur", confirmed: str | None = None) -> FaceDecision:
+                unknown_action: str = "blur", uncertain_action: str = "redact",
+                confirmed: str | None = None) -> FaceDecision:
     """Decide one face on every channel.
 
     ``confirmed`` is a reviewer's answer: a person id, or ``"unknown"`` (not anyone in the register,
@@ -47,7 +50,9 @@ def decide_face(match: Match, people: dict, channels: list[str], today: date, *,
     person_id = confirmed or (match.person_id if match.match == "identified" else None)
     if person_id is None:
         if match.match == "uncertain":
-            return every("review", "uncertain match")
+            if match.why == "look-alike":
+                return every("review", "look-alike pair in the register")
+            return every("review" if uncertain_action == "review" else "blur", "uncertain match")
         action = unknown_action if match.match == "unknown" else "review"
         return every(action, "unknown")
     person = people.get(person_id)

@@ -50,6 +50,7 @@ class Person:
     never_publish: bool
     forgotten: bool
     consents: dict[str, ChannelConsent] = field(default_factory=dict)  # missing channel = refused
+    biometric: bool = False     # written parental consent to reference photos (PoFA 2012); False = never identified
 
     def effective_status(self, channel: str, today: date) -> str:
         """'granted' | 'refused' | 'withdrawn' | 'expired' on ``channel`` on ``today``.
@@ -87,7 +88,7 @@ def parse_date(value: str | None) -> date | None:
 
 _PEOPLE_SQL = """
 SELECT p.person_id, p.given_name, p.family_name, p.grp, p.role, p.expires, p.never_publish,
-       p.forgotten_at, c.channel, c.status, c.expires AS channel_expires
+       p.forgotten_at, p.biometric, c.channel, c.status, c.expires AS channel_expires
 FROM people p LEFT JOIN consents c ON c.person_id = p.person_id
 ORDER BY p.person_id
 """
@@ -108,7 +109,7 @@ def load_people(conn: sqlite3.Connection) -> dict[str, Person]:
         pid: Person(
             person_id=pid, given_name=r["given_name"], family_name=r["family_name"], group=r["grp"],
             role=r["role"], expires=parse_date(r["expires"]), never_publish=bool(r["never_publish"]),
-            forgotten=r["forgotten_at"] is not None, consents=consents[pid],
+            forgotten=r["forgotten_at"] is not None, consents=consents[pid], biometric=bool(r["biometric"]),
         )
         for pid, r in rows.items()
     }
@@ -117,6 +118,13 @@ def load_people(conn: sqlite3.Connection) -> dict[str, Person]:
 def get_person(conn: sqlite3.Connection, person_id: str) -> Person:
     people = _load_some(conn, person_id)
     if person_id not in people:
+        from consent.erased_ids import lookup
+
+        erased = lookup(conn, person_id)
+        if erased is not None:
+            raise RegisterError(
+                f"'{person_id}' was forgotten on {erased[1][:10]} (name and biometric data erased). Only "
+                f"'pipeline consent restore {person_id} --reason \"…\"' brings them back.")
         raise RegisterError(
             f"There is no person '{person_id}' in the register. "
             "'pipeline consent list' shows everyone; add people with 'pipeline consent import'."
@@ -136,7 +144,7 @@ def _load_some(conn: sqlite3.Connection, person_id: str) -> dict[str, Person]:
     out[person_id] = Person(
         person_id=person_id, given_name=r["given_name"], family_name=r["family_name"], group=r["grp"],
         role=r["role"], expires=parse_date(r["expires"]), never_publish=bool(r["never_publish"]),
-        forgotten=r["forgotten_at"] is not None, consents=consents,
+        forgotten=r["forgotten_at"] is not None, consents=consents, biometric=bool(r["biometric"]),
     )
     return out
 
@@ -144,11 +152,13 @@ def _load_some(conn: sqlite3.Connection, person_id: str) -> dict[str, Person]:
 def load_reference_encodings(conn: sqlite3.Connection) -> tuple[list[str], np.ndarray]:
     """``(person_ids, encodings)``: one person id per reference photo and an (N, 128) float64 matrix.
 
-    Forgotten people have no encodings (forgetting deletes them).
+    Forgotten people have no encodings (forgetting deletes them), and nor do people without
+    biometric consent (turning it off deletes them); both are excluded here too, so such a person
+    is never identified.
     """
     rows = conn.execute(
         "SELECT r.person_id, r.encoding FROM reference_encodings r JOIN people p ON p.person_id = r.person_id "
-        "WHERE p.forgotten_at IS NULL ORDER BY r.id"
+        "WHERE p.forgotten_at IS NULL AND p.biometric = 1 ORDER BY r.id"
     ).fetchall()
     if not rows:
         return [], np.zeros((0, 128), dtype=np.float64)
@@ -262,6 +272,9 @@ def forget_person(conn: sqlite3.Connection, person_id: str, *, actor: str) -> No
                     f"WHERE person_id = ? AND instr({column}, ?) > 0",
                     (name, REMOVED, person_id, name))
         if not person.forgotten:
+            from consent.erased_ids import record
+
+            record(conn, person_id, at)
             insert_history(conn, [(at, person_id, None, "forgotten", None, at, "forgotten on request", actor)])
             record_event(conn, "consent.forget", actor, person_id,
                          {"erased": ["given_name", "family_name", "reference_encodings"],

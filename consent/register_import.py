@@ -5,7 +5,7 @@ person is row 2 (blank rows count, as they do in Excel or LibreOffice).
 
 Rules (DESIGN.md "Consent register"):
 * required columns: person_id, given_name, family_name; optional: group, role, expires,
-  never_publish and one column per configured channel (missing channel column = refused);
+  never_publish, biometric and one column per configured channel (missing channel column = refused);
 * unknown columns, a repeated column, a bad value on any row, a duplicate id or an empty
   file reject the whole file and nothing changes;
 * re-importing updates people already in the register and records each changed field in
@@ -14,7 +14,11 @@ Rules (DESIGN.md "Consent register"):
   unchanged for people already in the register (so a shorter spreadsheet never clears a
   never-publish flag);
 * a consent withdrawn with ``pipeline consent set`` is never re-granted by an import: the
-  summary lists it so someone can decide with ``consent set``.
+  summary lists it so someone can decide with ``consent set``;
+* ``biometric`` (yes/no; empty = no): written parental consent to reference photos. A new person
+  without it is never enrolled; a change from yes to no erases their reference photos at once;
+* a forgotten (erased) id stays erased whatever the file says: its row is skipped and reported
+  ("erased on DATE"); only ``pipeline consent restore`` brings it back.
 """
 from __future__ import annotations
 
@@ -27,11 +31,16 @@ from datetime import date
 from pathlib import Path
 
 from consent.database import now_iso, transaction
+from consent.erased_ids import lookup as lookup_erased
+from consent.lifecycle import erase_reference_encodings, explain_date
 from consent.register import RegisterError, insert_history, record_event
+from processors.gate import Refused, display, read_input
 
-BASE_COLUMNS = ("person_id", "given_name", "family_name", "group", "role", "expires", "never_publish")
+DEFAULT_MAX_BYTES = 20 * 1024 * 1024  # [limits] max_register_mb
+
+BASE_COLUMNS = ("person_id", "given_name", "family_name", "group", "role", "expires", "never_publish", "biometric")
 REQUIRED = ("person_id", "given_name", "family_name")
-OPTIONAL_PERSON_FIELDS = ("group", "role", "expires", "never_publish")
+OPTIONAL_PERSON_FIELDS = ("group", "role", "expires", "never_publish", "biometric")
 YES = {"yes", "y", "true"}
 NO = {"no", "n", "false"}
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -50,6 +59,7 @@ class RegisterRow:
     expires: str | None        # ISO text, "" = no expiry, None = column absent
     never_publish: bool | None
     consents: dict[str, str]   # channel -> granted | refused (every configured channel)
+    biometric: bool | None = None  # None = column absent
 
 
 @dataclass
@@ -64,6 +74,8 @@ class ImportSummary:
     never_publish_cleared: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     history_rows: int = 0
+    erased_skipped: list[tuple[str, str]] = field(default_factory=list)  # (person, erased on) rows skipped
+    biometric_withdrawn: list[tuple[str, int]] = field(default_factory=list)  # (person, reference photos erased)
 
     def to_json(self) -> dict:
         return {
@@ -71,6 +83,9 @@ class ImportSummary:
             "unchanged": len(self.unchanged), "restored": self.restored, "not_in_file": self.not_in_file,
             "kept_withdrawn": [{"person_id": p, "channel": c} for p, c in self.kept_withdrawn],
             "never_publish_cleared": self.never_publish_cleared, "notes": self.notes,
+            "skipped_erased": [{"person_id": p, "erased_on": d} for p, d in self.erased_skipped],
+            "biometric_withdrawn": [{"person_id": p, "reference_photos_erased": n}
+                                    for p, n in self.biometric_withdrawn],
         }
 
 
@@ -89,29 +104,41 @@ def read_register_csv(data: bytes, channels: Sequence[str], source: str = "regis
     if not text.strip():
         raise RegisterError(f"{source} was not imported: the file is empty. It needs a header row "
                             f"({_example_header(channels)}) and one row per person.")
-    first_line = text.lstrip().splitlines()[0]
+    first_line = text.lstrip().split("\n", 1)[0]
     delimiter = ";" if ";" in first_line and "," not in first_line else ","
+    del data
     try:
-        records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False))
+        return _read_records(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False),
+                             channels, source)
     except csv.Error as exc:  # NUL bytes, a runaway quoted field …
         raise RegisterError(f"{source} was not imported: it is not a readable CSV file ({exc}). "
                             "Save it again from the spreadsheet as CSV UTF-8.") from None
-    header_row = next((i for i, rec in enumerate(records) if any(c.strip() for c in rec)), None)
+
+
+def _read_records(reader, channels: Sequence[str], source: str) -> tuple[list[RegisterRow], list[str]]:
+    """Check the records one at a time as the reader streams them (the file is never held as a list)."""
+    header_row, header = None, None
+    for i, rec in enumerate(reader):
+        if any(c.strip() for c in rec):
+            header_row, header = i, [h.strip().lower() for h in rec]
+            break
     if header_row is None:
         raise RegisterError(f"{source} was not imported: the file has no header row.")
-    header = [h.strip().lower() for h in records[header_row]]
     columns = _check_header(header, header_row + 1, channels, source)
     notes = [f"There is no '{c}' column: everyone in this file is refused on {c}."
              for c in channels if c not in columns]
     notes += [f"There is no '{c}' column: {c} is unchanged for people already in the register."
-              for c in OPTIONAL_PERSON_FIELDS if c not in columns]
+              for c in OPTIONAL_PERSON_FIELDS if c not in columns and c != "biometric"]
+    if "biometric" not in columns:
+        notes.append("There is no 'biometric' column: people new in this file count as 'no' (no reference photo "
+                     "can be enrolled for them, so they are never recognised and always blurred); it is "
+                     "unchanged for people already in the register.")
 
     rows: list[RegisterRow] = []
     errors: list[str] = []
     seen: dict[str, int] = {}
     seen_folded: dict[str, tuple[str, int]] = {}
-    for index in range(header_row + 1, len(records)):
-        rec = records[index]
+    for index, rec in enumerate(reader, start=header_row + 1):
         rownum = index + 1
         if not any(c.strip() for c in rec):
             continue
@@ -149,7 +176,8 @@ def read_register_csv(data: bytes, channels: Sequence[str], source: str = "regis
 
 
 def _example_header(channels: Sequence[str]) -> str:
-    return ",".join(["person_id", "given_name", "family_name", "group", "role", *channels, "expires", "never_publish"])
+    return ",".join(["person_id", "given_name", "family_name", "group", "role", *channels, "expires", "never_publish",
+                     "biometric"])
 
 
 def _check_header(header: list[str], rownum: int, channels: Sequence[str], source: str) -> dict[str, int]:
@@ -212,19 +240,22 @@ def _parse_row(cells: dict[str, str], rownum: int, channels: Sequence[str], colu
     if "expires" in columns:
         expires = cells["expires"]
         if expires:
-            try:
-                if not DATE_RE.match(expires):
-                    raise ValueError
-                date.fromisoformat(expires)
-            except ValueError:
-                errors.append(f"row {rownum}, column expires: '{expires}' is not a date written as YYYY-MM-DD "
-                              "(e.g. 2027-08-31; spreadsheets sometimes change the format — format the column as text)")
+            problem = explain_date(expires)
+            if problem:
+                errors.append(f"row {rownum}, column expires: {problem}")
     never = None
     if "never_publish" in columns:
         raw = cells["never_publish"]
         never = False if raw == "" else _yes_no(raw)
         if never is None:
             errors.append(f"row {rownum}, column never_publish: '{raw}' is not yes or no")
+    biometric = None
+    if "biometric" in columns:
+        raw = cells["biometric"]
+        biometric = False if raw == "" else _yes_no(raw)
+        if biometric is None:
+            errors.append(f"row {rownum}, column biometric: '{raw}' is not yes or no "
+                          "(yes only with a parent's written consent to reference photos)")
     consents = {}
     for channel in channels:
         raw = cells.get(channel, "")
@@ -238,24 +269,37 @@ def _parse_row(cells: dict[str, str], rownum: int, channels: Sequence[str], colu
     if errors:
         return None
     return RegisterRow(rownum, pid, cells["given_name"], cells["family_name"],
-                       cells["group"] if "group" in columns else None, role, expires, never, consents)
+                       cells["group"] if "group" in columns else None, role, expires, never, consents, biometric)
 
 
 # ---------------------------------------------------------------- applying
 
-def import_register(conn, path: str | Path, channels: Sequence[str], *, actor: str) -> ImportSummary:
-    """Check the whole file, then apply it in one transaction. Raises RegisterError (nothing changed)."""
+def import_register(conn, path: str | Path, channels: Sequence[str], *, actor: str,
+                    max_bytes: int = DEFAULT_MAX_BYTES) -> ImportSummary:
+    """Check the whole file, then apply it in one transaction. Raises RegisterError (nothing changed).
+
+    The file is read through the gate (``processors.gate``): a regular file, not a link, a pipe or
+    a device, and at most ``max_bytes`` (``[limits] max_register_mb``), refused before it is read.
+    """
     path = Path(path)
+    shown = display(path)
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise RegisterError(f"{path} does not exist. Check the file name and folder.") from None
-    except IsADirectoryError:
-        raise RegisterError(f"{path} is a folder; give the register CSV file.") from None
-    except PermissionError:
-        raise RegisterError(f"{path} cannot be read (permission denied).") from None
-    rows, notes = read_register_csv(data, channels, path.name)
-    return apply_rows(conn, rows, channels, source=path.name, actor=actor, notes=notes)
+        data = read_input(path, max_bytes=max_bytes)
+    except Refused as exc:
+        if exc.kind == "missing":
+            raise RegisterError(f"{shown} does not exist. Check the file name and folder.") from None
+        if exc.kind == "folder":
+            raise RegisterError(f"{shown} is a folder; give the register CSV file.") from None
+        if exc.kind == "denied":
+            raise RegisterError(f"{shown} cannot be read (permission denied).") from None
+        if exc.kind == "too_large":
+            raise RegisterError(f"{shown} was not imported: it is larger than {max_bytes / 1024 / 1024:g} MB "
+                                "([limits] max_register_mb in pipeline.toml); a register of a whole school is "
+                                "far smaller, so check it is the right file.") from None
+        raise RegisterError(f"{shown} was not imported: {exc.why}.") from None
+    rows, notes = read_register_csv(data, channels, display(path.name))
+    del data
+    return apply_rows(conn, rows, channels, source=display(path.name), actor=actor, notes=notes)
 
 
 def apply_rows(conn, rows: list[RegisterRow], channels: Sequence[str], *, source: str, actor: str,
@@ -263,9 +307,11 @@ def apply_rows(conn, rows: list[RegisterRow], channels: Sequence[str], *, source
     summary = ImportSummary(source=source, notes=list(notes or []))
     reason = f"import {source}"
     at = now_iso()
+    conn.execute("PRAGMA secure_delete = ON")  # biometric consent turned off erases reference photos
     with transaction(conn):
         existing = {r["person_id"]: r for r in conn.execute(
-            "SELECT person_id, given_name, family_name, grp, role, expires, never_publish, forgotten_at FROM people")}
+            "SELECT person_id, given_name, family_name, grp, role, expires, never_publish, forgotten_at, biometric"
+            " FROM people")}
         old_consents: dict[tuple[str, str], tuple[str, str | None]] = {
             (r[0], r[1]): (r[2], r[3]) for r in conn.execute("SELECT person_id, channel, status, expires FROM consents")}
         folded = {pid.casefold(): pid for pid in existing}
@@ -276,19 +322,30 @@ def apply_rows(conn, rows: list[RegisterRow], channels: Sequence[str], *, source
             raise RegisterError(f"{source} was not imported; nothing in the register changed:\n  " + "\n  ".join(clashes))
         new_people, person_updates, touched, consent_upserts, hist = [], [], [], [], []
         file_ids = set()
+        biometric_off: list[str] = []
         for row in rows:
             pid = row.person_id
             file_ids.add(pid)
             old = existing.get(pid)
             person_changed = consent_changed = False
+            if old is not None and old["forgotten_at"] is not None:
+                # erased stays erased: nothing of this row is stored (not even its name)
+                summary.erased_skipped.append((pid, old["forgotten_at"][:10]))
+                continue
+            erased = lookup_erased(conn, pid) if old is None else None
+            if erased is not None:  # forgotten under a pseudonymous tombstone (the id spelt the name)
+                summary.erased_skipped.append((pid, erased[1][:10]))
+                continue
             if old is None:
                 new_people.append((pid, row.given_name, row.family_name, row.group or "", row.role or "pupil",
-                                   row.expires or None, int(bool(row.never_publish)), at, at))
+                                   row.expires or None, int(bool(row.never_publish)), int(bool(row.biometric)),
+                                   at, at))
                 hist.append((at, pid, None, "added", None, "in register", reason, actor))
                 if row.expires:
                     hist.append((at, pid, None, "expires", None, row.expires, reason, actor))
                 if row.never_publish:
                     hist.append((at, pid, None, "never_publish", None, "yes", reason, actor))
+                hist.append((at, pid, None, "biometric", None, _yn(bool(row.biometric)), reason, actor))
                 summary.added.append(pid)
             else:
                 new = {
@@ -297,24 +354,23 @@ def apply_rows(conn, rows: list[RegisterRow], channels: Sequence[str], *, source
                     "role": old["role"] if row.role is None else row.role,
                     "expires": old["expires"] if row.expires is None else (row.expires or None),
                     "never_publish": old["never_publish"] if row.never_publish is None else int(row.never_publish),
+                    "biometric": old["biometric"] if row.biometric is None else int(row.biometric),
                 }
                 for col, value in new.items():
                     if old[col] == value:
                         continue
                     person_changed = True
                     ov, nv = old[col], value
-                    if col == "never_publish":
+                    if col in ("never_publish", "biometric"):
                         ov, nv = _yn(bool(ov)), _yn(bool(nv))
-                        if old[col] and not value:
+                        if col == "never_publish" and old[col] and not value:
                             summary.never_publish_cleared.append(pid)
+                        if col == "biometric" and old[col] and not value:
+                            biometric_off.append(pid)
                     hist.append((at, pid, None, "group" if col == "grp" else col, ov, nv, reason, actor))
-                if old["forgotten_at"] is not None:
-                    person_changed = True
-                    summary.restored.append(pid)
-                    hist.append((at, pid, None, "forgotten", old["forgotten_at"], None, reason, actor))
                 if person_changed:
                     person_updates.append((new["given_name"], new["family_name"], new["grp"], new["role"],
-                                           new["expires"], new["never_publish"], at, pid))
+                                           new["expires"], new["never_publish"], new["biometric"], at, pid))
             for channel in channels:
                 status = row.consents[channel]
                 prev_status, prev_expires = old_consents.get((pid, channel), (None, None))
@@ -335,11 +391,17 @@ def apply_rows(conn, rows: list[RegisterRow], channels: Sequence[str], *, source
                 else:
                     summary.unchanged.append(pid)
         conn.executemany(
-            "INSERT INTO people(person_id, given_name, family_name, grp, role, expires, never_publish, "
-            "created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)", new_people)
+            "INSERT INTO people(person_id, given_name, family_name, grp, role, expires, never_publish, biometric, "
+            "created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)", new_people)
         conn.executemany(
-            "UPDATE people SET given_name=?, family_name=?, grp=?, role=?, expires=?, never_publish=?, "
-            "forgotten_at=NULL, updated_at=? WHERE person_id=?", person_updates)
+            "UPDATE people SET given_name=?, family_name=?, grp=?, role=?, expires=?, never_publish=?, biometric=?, "
+            "updated_at=? WHERE person_id=?", person_updates)
+        for pid in biometric_off:  # no biometric consent: no reference photo may be kept
+            erased = erase_reference_encodings(conn, pid)
+            summary.biometric_withdrawn.append((pid, erased))
+            if erased:
+                hist.append((at, pid, None, "reference_photos", str(erased), "0",
+                             f"{reason}: biometric consent is no, reference photos erased", actor))
         conn.executemany(
             "INSERT INTO consents(person_id, channel, status, expires, updated_at) VALUES (?,?,?,?,?) "
             "ON CONFLICT(person_id, channel) DO UPDATE SET status=excluded.status, updated_at=excluded.updated_at",
@@ -352,7 +414,13 @@ def apply_rows(conn, rows: list[RegisterRow], channels: Sequence[str], *, source
             "source": source, "added": len(summary.added), "updated": len(summary.updated),
             "unchanged": len(summary.unchanged), "restored": len(summary.restored),
             "not_in_file": summary.not_in_file, "history_rows": len(hist),
+            "skipped_erased": len(summary.erased_skipped),  # a count: an erased id may spell the name
+            "biometric_withdrawn": [p for p, _ in summary.biometric_withdrawn],
         }, at=at)
+    if any(n for _, n in summary.biometric_withdrawn):
+        from consent.lifecycle import checkpoint
+
+        checkpoint(conn)
     return summary
 
 

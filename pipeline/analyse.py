@@ -10,7 +10,7 @@ from PIL import Image
 from consent.policy import decide_face, image_status
 from processors.decode import RejectedImage, decode_image
 from processors.face_detect import DetectOptions, detect
-from processors.face_encode import encode_detections
+from processors.face_encode import box_size, encode_detections
 from processors.metadata import MetadataReport, inspect_metadata
 from processors.output import source_edge
 
@@ -113,10 +113,13 @@ def find_faces(rgb: np.ndarray, faces_cfg: dict) -> list[dict]:
 def decide_faces(faces: list[dict], ctx, confirmed: dict[int, str] | None = None) -> None:
     """Match each face against the register and decide it on every channel (in place)."""
     unknown_action = ctx.ws.config["faces"]["unknown"]
+    uncertain_action = ctx.ws.config["faces"].get("uncertain", "redact")
+    tolerances = ctx.tolerances
     for i, face in enumerate(faces):
-        m = ctx.gallery.match(face.get("encoding"), ctx.tolerances)
+        m = ctx.gallery.match(face.get("encoding"), tolerances, box_size(face["box"]))
         who = (confirmed or {}).get(i)
-        fd = decide_face(m, ctx.people, ctx.channels, ctx.today(), unknown_action=unknown_action, confirmed=who)
+        fd = decide_face(m, ctx.people, ctx.channels, ctx.today(), unknown_action=unknown_action,
+                         uncertain_action=uncertain_action, confirmed=who)
         person = m.person_id if who is None else (None if who == "unknown" else who)
         face.update(person=person, distance=m.distance, match=m.match, candidates=list(m.candidates),
                     decisions=fd.decisions, reasons=fd.reasons)

@@ -21,6 +21,7 @@ DEFAULTS: dict[str, dict[str, Any]] = tomllib.loads(default_text())
 
 CHOICES = {
     ("faces", "unknown"): ("blur", "review", "block"),
+    ("faces", "uncertain"): ("redact", "review"),
     ("faces", "detector"): ("thorough", "hog"),
     ("redaction", "style"): ("blur", "pixelate", "box"),
     ("captions", "names"): ("first_only", "none"),
@@ -73,9 +74,15 @@ def _check(data: dict, path: Path | None) -> None:
         raise ConfigError(f"{where}: [channels] names must be a non-empty list of lower-case words, like [\"website\", \"social\"].")
     if len(set(names)) != len(names):
         raise ConfigError(f"{where}: [channels] names lists a channel twice.")
+    for key in ("max_file_mb", "max_megapixels", "max_register_mb"):
+        if not data["limits"][key] > 0:
+            raise ConfigError(f"{where}: [limits] {key} must be more than 0.")
     f = data["faces"]
     if not (0 < f["match_tolerance"] <= f["review_tolerance"] <= 1.0):
         raise ConfigError(f"{where}: [faces] needs 0 < match_tolerance <= review_tolerance <= 1.0.")
+    if not (0 < f["identification_target"] <= 0.01):
+        raise ConfigError(f"{where}: [faces] identification_target must be above 0 and at most 0.01 "
+                          "(the default 0.0001 is 1 face in 10,000).")
     if not (0 <= f["margin"] < 1):
         raise ConfigError(f"{where}: [faces] margin must be between 0 and 1.")
     if data["output"]["max_edge"] < 64:

@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+from consent.identification.calibration import Calibration
+from consent.identification.store import current_calibration
 from consent.matching import Gallery, Tolerances
 from consent.register import Person, load_people, load_reference_encodings
 from processors.names import NamedPerson
@@ -15,6 +17,7 @@ class RunContext:
     people: dict[str, Person] = field(default_factory=dict)
     gallery: Gallery = field(default_factory=lambda: Gallery([], []))
     named: list[NamedPerson] = field(default_factory=list)
+    calibration: Calibration | None = None
     _fingerprint: tuple | None = None
 
     @property
@@ -23,7 +26,7 @@ class RunContext:
 
     @property
     def tolerances(self) -> Tolerances:
-        return Tolerances.from_config(self.ws.config["faces"])
+        return Tolerances.from_config(self.ws.config["faces"], self.calibration)
 
     @staticmethod
     def today() -> date:
@@ -36,6 +39,8 @@ class RunContext:
             self.people = load_people(self.ws.db)
             ids, encodings = load_reference_encodings(self.ws.db)
             self.gallery = Gallery(ids, encodings)
+            # the identification rule, calibrated on these reference photos (computed again if they changed)
+            self.calibration = current_calibration(self.ws.db, self.ws.config["faces"], encodings=(ids, encodings))
             self.named = [NamedPerson(p.person_id, p.given_name or "", p.family_name or "")
                           for p in self.people.values() if not p.forgotten and p.given_name and p.family_name]
             self._fingerprint = fp

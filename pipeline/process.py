@@ -11,11 +11,13 @@ from the kept original; outputs have deterministic names, so redoing a job rewri
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
 import re
 import shutil
+import stat
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,10 +25,12 @@ from pathlib import Path
 from consent.database import transaction
 from pipeline import jobs
 from pipeline.analyse import Analysis, analyse
-from pipeline.captions import channel_captions, read_sidecar
 from pipeline.actor import actor_name
+from pipeline.captions import channel_captions, read_sidecar_checked
 from pipeline.context import RunContext
 from pipeline.render import render_channels, render_preview, write_channels, write_preview
+from processors.gate import NAME_MAX, Refused, display
+from processors.gate import read_input as gate_read
 from processors.output import write_atomic
 
 
@@ -35,11 +39,13 @@ def sha256_bytes(data: bytes) -> str:
 
 
 def display_source(ws, path: Path) -> str:
-    """The input's path relative to the workspace when inside it, else as given."""
+    """The input's path relative to the workspace when inside it, else as given, in its display form
+    (a name that is not UTF-8 keeps its bytes visible as ``\\xe9``; control characters escaped)."""
     try:
-        return str(Path(os.path.abspath(path)).relative_to(os.path.abspath(ws.root)))
+        rel = str(Path(os.path.abspath(path)).relative_to(os.path.abspath(ws.root)))
     except ValueError:
-        return str(path)
+        rel = str(path)
+    return display(rel)
 
 
 def process_file(ws, path: Path | str, *, caption: str | None = None, move: bool = False,
@@ -53,7 +59,8 @@ def process_file(ws, path: Path | str, *, caption: str | None = None, move: bool
     got = receive(ws, path, caption=caption, move=move, source=source)
     if isinstance(got, dict):
         return got
-    return _run(ws, ctx, got.job_id, got.source, got.sha, got.data, got.name, got.original, got.caption)
+    result = analyse(got.data, name=got.name, ctx=ctx)
+    return complete(ws, ctx, got, result)
 
 
 @dataclass
@@ -67,18 +74,20 @@ class Received:
     name: str
     original: Path
     caption: str | None
+    caption_problem: str | None = None   # why the sidecar was refused (the photo is then held for review)
 
 
-def read_input(ws, path: Path | str) -> bytes | None:
+def read_input(ws, path: Path | str, root: Path | str | None = None) -> bytes | None:
     """The input's bytes, or None when it cannot be read (``receive`` then records why)."""
     try:
-        return _read_input(Path(path), ws.config["limits"]["max_file_mb"])
+        return _read_input(Path(path), ws.config["limits"]["max_file_mb"], root)
     except _Unreadable:
         return None
 
 
 def receive(ws, path: Path | str, *, caption: str | None = None, move: bool = False,
-            source: str | None = None, data: bytes | None = None) -> "Received | dict":
+            source: str | None = None, data: bytes | None = None,
+            root: Path | str | None = None) -> "Received | dict":
     """Everything before analysis: read (unless ``data`` is given), hash, job row, keep the original.
 
     Returns the final record (a dict) when there is nothing to analyse — an unreadable input, or
@@ -86,13 +95,14 @@ def receive(ws, path: Path | str, *, caption: str | None = None, move: bool = Fa
     """
     path = Path(path)
     source = source or display_source(ws, path)
-    sidecar_text, sidecar_path = read_sidecar(path)
+    sidecar_text, sidecar_path, sidecar_problem = read_sidecar_checked(path)
+    caption_problem = None
     if caption is None:
-        caption = sidecar_text
+        caption, caption_problem = sidecar_text, sidecar_problem
 
     if data is None:
         try:
-            data = _read_input(path, ws.config["limits"]["max_file_mb"])
+            data = _read_input(path, ws.config["limits"]["max_file_mb"], root)
         except _Unreadable as exc:
             return _reject_unreadable(ws, path, source, exc, move)
 
@@ -111,7 +121,7 @@ def receive(ws, path: Path | str, *, caption: str | None = None, move: bool = Fa
 
     if finished and not resumable:
         return _record_duplicate(ws, job_id, finished[0], original, caption)
-    return Received(job_id, source, sha, data, path.name, original, caption)
+    return Received(job_id, source, sha, data, display(path.name), original, caption, caption_problem)
 
 
 def _run(ws, ctx, job_id, source, sha, data, name, original: Path, caption) -> dict:
@@ -123,6 +133,13 @@ def complete(ws, ctx, got: Received, result: Analysis, rendered: dict | None = N
     """Render (unless a worker already did: ``rendered`` holds ``channels`` → JPEG bytes, or
     ``preview`` bytes), write the outputs atomically and record the job as done."""
     job_id, original, caption, name = got.job_id, got.original, got.caption, got.name
+    if got.caption_problem and result.status == "released":
+        # a refused caption sidecar: the photo waits for a person (who sees a redacted preview)
+        if rendered is not None and result.image is None:
+            result, rendered = analyse(got.data, name=got.name, ctx=ctx), None   # the worker kept the pixels
+        if result.status == "released":
+            result = dataclasses.replace(result, status="review",
+                                         reason=f"{result.reason}; held for review because {got.caption_problem}")
     record = {"source": got.source, "sha256": got.sha, "job_id": job_id}
     record.update(result.public())
     record["_actor"] = actor_name()
@@ -171,35 +188,28 @@ class _Unreadable(Exception):
     pass
 
 
-def _read_input(path: Path, max_mb: float) -> bytes:
+def _read_input(path: Path, max_mb: float, root: Path | str | None = None) -> bytes:
+    """The input's bytes through the gate (``processors.gate``): a regular file, no link on its path
+    inside ``root`` (the folder the user named; by default the file's own folder), within the limit."""
     try:
-        if path.is_symlink():
-            raise _Unreadable("it is a shortcut (symbolic link), not a photo; copy the photo itself")
-        size = path.stat().st_size
-        if size > max_mb * 1024 * 1024:
-            raise _Unreadable(f"the file is {size / 1e6:.0f} MB; the limit is {max_mb:g} MB ([limits] max_file_mb)")
-        with open(path, "rb") as fh:
-            return fh.read()
-    except FileNotFoundError:
-        raise _Unreadable("the file disappeared before it could be read")
-    except IsADirectoryError:
-        raise _Unreadable("it is a folder, not a file")
-    except PermissionError:
-        raise _Unreadable("the pipeline is not allowed to read it (permission denied); "
-                          "give the pipeline read access and drop it again")
-    except OSError as exc:
-        raise _Unreadable(f"it could not be read ({exc.strerror or exc})")
+        return gate_read(path, root=root if root is not None else os.path.dirname(os.path.abspath(path)),
+                         max_bytes=int(max_mb * 1024 * 1024))
+    except Refused as exc:
+        raise _Unreadable(exc.why) from None
+    except MemoryError:
+        raise _Unreadable("it is too large to read into memory") from None
 
 
 def _reject_unreadable(ws, path: Path, source: str, exc: _Unreadable, move: bool) -> dict:
     reason = f"Rejected: {exc}."
     job_id = jobs.create(ws.db, source, None, actor_name())
     kept = None
-    if move and (path.exists() or path.is_symlink()):
-        dest = _quarantine_name(ws, path.name, job_id)
+    if move and os.path.lexists(path):
+        dest = _quarantine_name(ws, display(path.name), job_id)
         try:
-            os.rename(path, dest)
+            _move_private(path, dest)
             kept = dest
+            _private(dest)
             write_atomic(dest.with_name(dest.name + ".reason.txt"), (reason + "\n").encode(), mode=0o600)
         except OSError:
             kept = None
@@ -211,21 +221,15 @@ def _reject_unreadable(ws, path: Path, source: str, exc: _Unreadable, move: bool
 
 
 def _keep_original(ws, path: Path, data: bytes, job_id: int, sha: str, move: bool) -> Path:
-    """Keep the untouched original privately in originals/ (renamed when moving, copied otherwise)."""
+    """Keep the untouched original as a private copy in originals/: always a new file written from the
+    very bytes that were hashed (``data``), never a rename or hard link of the input, so it never
+    shares an inode with a file outside the workspace, and the input's mode is never changed.
+    In inbox mode (``move``) the inbox entry is then removed (only the entry: a file it was
+    hard-linked to elsewhere keeps its content and mode)."""
     ext = _safe_ext(path.name)
     dest = ws.root / "originals" / f"{job_id}_{sha[:12]}{ext}"
-    if dest.exists():
-        if move and path.exists():
-            path.unlink()
-        return dest
-    if move:
-        try:
-            os.rename(path, dest)
-            os.chmod(dest, 0o600)
-            return dest
-        except OSError:
-            pass  # another filesystem (network share): copy, then remove the inbox file
-    write_atomic(dest, data, mode=0o600)
+    if not dest.exists() or dest.is_symlink() or dest.stat().st_nlink > 1:
+        write_atomic(dest, data, mode=0o600)
     if move:
         try:
             path.unlink()
@@ -239,6 +243,7 @@ def _quarantine(ws, original: Path, name: str, job_id: int, reason: str) -> Path
     write_atomic(dest.with_name(dest.name + ".reason.txt"), (reason + "\n").encode("utf-8"), mode=0o600)
     if original.exists():
         os.replace(original, dest)
+        _private(dest)
     return dest
 
 
@@ -247,14 +252,27 @@ def _quarantine_name(ws, name: str, job_id: int) -> Path:
 
 
 def safe_name(name: str, limit: int = 80) -> str:
-    """A filename safe to show and store: no path parts, control characters or odd spacing."""
-    name = unicodedata.normalize("NFC", name)
+    """A filename safe to show and store: no path parts, control characters or odd spacing; at most
+    ``limit`` characters and short enough in bytes that a job prefix and ``.reason.txt`` still fit."""
+    name = unicodedata.normalize("NFC", display(name))
     name = re.sub(r"[\x00-\x1f\x7f/\\]+", "_", name).strip(" .") or "file"
-    if len(name) > limit:
+    if len(name) > limit or len(name.encode()) > NAME_MAX - 64:
         stem, dot, ext = name.rpartition(".")
         ext = ext[:10] if dot and len(ext) <= 10 else ""
-        name = name[: limit - len(ext) - 1] + ("." + ext if ext else "")
+        keep = min(limit - len(ext) - 1, len(name))
+        while len(name[:keep].encode()) + len(ext.encode()) + 1 > NAME_MAX - 64:
+            keep -= 1
+        name = name[:keep] + ("." + ext if ext else "")
     return name
+
+
+def _private(path: Path) -> None:
+    """0600 for anything kept privately (a quarantined pipe too); a link itself has no mode to set."""
+    try:
+        if not os.path.islink(path):
+            os.chmod(path, 0o600)
+    except OSError:
+        pass
 
 
 def _safe_ext(name: str) -> str:
@@ -264,10 +282,35 @@ def _safe_ext(name: str) -> str:
 
 def _move_quietly(src: Path, dest: Path) -> None:
     try:
-        shutil.move(str(src), str(dest))
-        os.chmod(dest, 0o600)
+        _move_private(src, dest)
     except OSError:
         pass
+
+
+def _move_private(src: Path, dest: Path) -> None:
+    """Move an inbox entry into the workspace's private folders without ever sharing its inode with
+    a file outside: a regular file with other hard links is copied (then the inbox entry removed),
+    anything else (a symbolic link is moved as the link itself, never followed) is renamed."""
+    st = os.lstat(src)
+    if stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
+        try:
+            with open(src, "rb") as fh:
+                data = fh.read()
+        except OSError:
+            src.unlink()  # only this link goes: the file it shares its content with stays where it is
+            raise
+        write_atomic(dest, data, mode=0o600)
+        src.unlink()
+        return
+    try:
+        os.rename(src, dest)
+    except OSError:  # another filesystem
+        if not stat.S_ISREG(st.st_mode):
+            raise
+        shutil.copyfile(src, dest, follow_symlinks=False)
+        src.unlink()
+    if stat.S_ISREG(st.st_mode):
+        os.chmod(dest, 0o600)  # our own file now (its only link)
 
 
 # --- recovery ------------------------------------------------------------------------------
@@ -281,7 +324,18 @@ def recover(ws, ctx: RunContext | None = None) -> list[dict]:
         original = ws.root / job["original_path"] if job["original_path"] else None
         quarantined = sorted((ws.root / "quarantine").glob(f"{job['id']}_*"))
         quarantined = [q for q in quarantined if not q.name.endswith(".reason.txt")]
-        if original is not None and original.exists():
+        if original is not None and original.exists() and job["sha256"] and (
+                sha256_bytes(original.read_bytes()) != job["sha256"]):
+            # the kept copy is not what was received: never process (or release) changed bytes
+            reason = ("Rejected: the kept original changed before it could be processed (its SHA-256 differs "
+                      "from the photo received); drop the original photo into the inbox again.")
+            record = {"source": job["source"], "sha256": job["sha256"], "job_id": job["id"], "status": "rejected",
+                      "reason": reason, "faces": [], "outputs": {}, "captions": {}, "metadata_found": []}
+            kept = _quarantine(ws, original, Path(job["source"]).name, job["id"], reason)
+            jobs.finish(ws.db, job["id"], record, faces=[], caption=None, original_path=ws.rel(kept), size=None,
+                        taken_date=None)
+            results.append(record)
+        elif original is not None and original.exists():
             data = original.read_bytes()
             caption_file = original.with_name(original.stem + ".caption.txt")
             caption = caption_file.read_text("utf-8", "replace").strip() if caption_file.exists() else None

@@ -7,7 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from consent import database
+from consent import privacy_schema as consent_privacy_schema
 from consent import schema as consent_schema
+from pipeline import privacy_schema as pipeline_privacy_schema
+from consent.identification import store as identification_store
 from pipeline import schema as pipeline_schema
 from pipeline.config import Config, default_text, load_config
 
@@ -57,6 +60,9 @@ def open_db(path: Path) -> sqlite3.Connection:
     conn = database.connect(path)
     database.migrate(conn, "consent", consent_schema.MIGRATIONS)
     database.migrate(conn, "pipeline", pipeline_schema.MIGRATIONS)
+    database.migrate(conn, consent_privacy_schema.COMPONENT, consent_privacy_schema.MIGRATIONS)
+    database.migrate(conn, pipeline_privacy_schema.COMPONENT, pipeline_privacy_schema.MIGRATIONS)
+    database.migrate(conn, "identification", identification_store.MIGRATIONS)
     return conn
 
 

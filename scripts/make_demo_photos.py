@@ -48,10 +48,10 @@ def main(out: Path) -> None:
     hopper.crop((60, 40, 500, 460)).save(out / "reference" / "P002.jpg", quality=92)
 
     (out / "register.csv").write_text(
-        "person_id,given_name,family_name,group,role,website,social,newsletter,press,expires,never_publish\n"
-        "P001,Eileen,Collins,Y5,pupil,yes,no,yes,no,2027-08-31,no\n"
-        "P002,Grace,Hopper,Y5,pupil,yes,yes,yes,yes,2027-08-31,no\n"
-        "P003,Sam,Okafor,Y5,pupil,no,no,no,no,,yes\n",
+        "person_id,given_name,family_name,group,role,website,social,newsletter,press,expires,never_publish,biometric\n"
+        "P001,Eileen,Collins,Y5,pupil,yes,no,yes,no,2027-08-31,no,yes\n"
+        "P002,Grace,Hopper,Y5,pupil,yes,yes,yes,yes,2027-08-31,no,yes\n"
+        "P003,Sam,Okafor,Y5,pupil,no,no,no,no,,yes,no\n",
         encoding="utf-8",
     )
 

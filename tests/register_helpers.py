@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-HEADER = "person_id,given_name,family_name,group,role,website,social,newsletter,press,expires,never_publish"
+HEADER = "person_id,given_name,family_name,group,role,website,social,newsletter,press,expires,never_publish,biometric"
 ROWS = [
-    "P001,Amelia,Hart,Y4,pupil,yes,no,yes,no,2027-08-31,no",
-    "P002,Zoë,Brontë,Y4,pupil,yes,yes,yes,yes,,no",
-    "P003,Siobhán,Ó Briain,Y5,,no,no,no,no,,yes",
-    "P004,Łukasz,Wójcik,Staff,staff,yes,yes,yes,yes,,",
+    "P001,Amelia,Hart,Y4,pupil,yes,no,yes,no,2027-08-31,no,yes",
+    "P002,Zoë,Brontë,Y4,pupil,yes,yes,yes,yes,,no,yes",
+    "P003,Siobhán,Ó Briain,Y5,,no,no,no,no,,yes,yes",
+    "P004,Łukasz,Wójcik,Staff,staff,yes,yes,yes,yes,,,yes",
 ]
 TABLES = ("people", "consents", "consent_history", "reference_encodings", "events")
 

@@ -21,13 +21,13 @@ import numpy as np
 from tests.conftest import fixtures_dir
 
 CHANNELS = ["website", "social", "newsletter", "press"]
-HEADER = "person_id,given_name,family_name,group,role,website,social,newsletter,press,expires,never_publish"
+HEADER = "person_id,given_name,family_name,group,role,website,social,newsletter,press,expires,never_publish,biometric"
 REGISTER = [
-    "obama,Barack,Obama,Y6,pupil,yes,yes,yes,yes,,no",
-    "biden,Joe,Biden,Y6,pupil,yes,no,yes,no,,no",
-    "alex_lacamoire,Alex,Lacamoire,Y6,pupil,no,no,no,no,,no",
-    "kit_harington,Kit,Harington,Y6,pupil,yes,yes,yes,yes,,no",
-    "rose_leslie,Rose,Leslie,Y6,pupil,yes,yes,yes,yes,,yes",
+    "obama,Barack,Obama,Y6,pupil,yes,yes,yes,yes,,no,yes",
+    "biden,Joe,Biden,Y6,pupil,yes,no,yes,no,,no,yes",
+    "alex_lacamoire,Alex,Lacamoire,Y6,pupil,no,no,no,no,,no,yes",
+    "kit_harington,Kit,Harington,Y6,pupil,yes,yes,yes,yes,,no,yes",
+    "rose_leslie,Rose,Leslie,Y6,pupil,yes,yes,yes,yes,,yes,yes",
 ]
 PHOTOS = ["obama_and_biden.jpg", "two_people.jpg", "obama1.jpg", "johnsnow_test1.jpg"]
 CAPTION = "Barack Obama, Joe Biden and Kit Harington at the school fair"

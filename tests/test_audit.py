@@ -28,13 +28,13 @@ from PIL import Image
 from tests.conftest import exiftool, fixtures_dir, json_lines, run_pipeline
 
 CHANNELS = ["website", "social", "newsletter", "press"]
-HEADER = "person_id,given_name,family_name,group,role,website,social,newsletter,press,expires,never_publish"
+HEADER = "person_id,given_name,family_name,group,role,website,social,newsletter,press,expires,never_publish,biometric"
 REGISTER = [
-    "obama,Barack,Obama,Y6,pupil,yes,yes,yes,yes,,no",
-    "biden,Joe,Biden,Y6,pupil,yes,yes,yes,yes,,no",            # withdrawn on website below
-    "alex_lacamoire,Alex,Lacamoire,Y6,pupil,no,no,no,no,,no",   # refused everywhere
-    "kit_harington,Kit,Harington,Y6,pupil,yes,yes,yes,yes,2020-07-31,no",  # expired
-    "rose_leslie,Rose,Leslie,Y6,pupil,yes,yes,yes,yes,,yes",    # never publish
+    "obama,Barack,Obama,Y6,pupil,yes,yes,yes,yes,,no,yes",
+    "biden,Joe,Biden,Y6,pupil,yes,yes,yes,yes,,no,yes",            # withdrawn on website below
+    "alex_lacamoire,Alex,Lacamoire,Y6,pupil,no,no,no,no,,no,yes",   # refused everywhere
+    "kit_harington,Kit,Harington,Y6,pupil,yes,yes,yes,yes,2020-07-31,no,yes",  # expired
+    "rose_leslie,Rose,Leslie,Y6,pupil,yes,yes,yes,yes,,yes,yes",    # never publish
 ]
 
 
@@ -155,7 +155,7 @@ def test_exit_code_and_every_file_reported(audited):
         assert {"path", "findings", "ok"} <= set(rec)
         for f in rec["findings"]:
             assert f["channel"] in CHANNELS
-            assert f["kind"] in {"gps", "exif", "xmp", "iptc", "thumbnail", "full_name_in_filename",
+            assert f["kind"] in {"not_checked", "gps", "exif", "xmp", "iptc", "thumbnail", "full_name_in_filename",
                                  "full_name_in_metadata", "face_refused", "face_withdrawn", "face_expired",
                                  "face_never_publish", "face_uncertain", "face_unknown"}
 
@@ -254,7 +254,9 @@ def test_unreadable_and_other_files_are_reported_not_fatal(audited):
     notes = audited.records["notes.txt"]
     assert notes["ok"] is True and notes["findings"] == [] and "not a photo" in notes["note"]
     link = audited.records["link to outside.jpg"]
-    assert link["ok"] is True and link["checked"] is False and "not followed" in link["note"]
+    # issue 16: a link is not followed, so it is not checked: never "ok"
+    assert link["ok"] is False and link["checked"] is False and "not followed" in link["error"]
+    assert {f["kind"] for f in link["findings"]} == {"not_checked"}
     assert link["sha256"] is None           # never opened
 
 
@@ -397,7 +399,9 @@ def test_opens_nothing_for_writing_and_follows_no_link(workspace, tmp_path, monk
     real_open = os.open
 
     def spy(path, flags, *args, **kwargs):
-        opened.append((str(path), flags))
+        # the gate opens each name relative to its folder (dir_fd): those opens are in the tree too
+        shown = str(path) if kwargs.get("dir_fd") is None else str(tree / "<in tree>" / str(path))
+        opened.append((shown, flags))
         return real_open(path, flags, *args, **kwargs)
 
     monkeypatch.setattr(os, "open", spy)
@@ -415,9 +419,10 @@ def test_opens_nothing_for_writing_and_follows_no_link(workspace, tmp_path, monk
     assert all(f & writing == 0 and f & os.O_NOFOLLOW for _, f in in_tree)
     assert not [p for p, _ in opened if p.startswith(str(outside))]
     assert not [p for p, _ in in_tree if p.endswith(("pipe", "link.txt", "linked folder"))]
-    assert "not a regular file" in reports["pipe"].note
-    assert "not followed" in reports["link.txt"].note and "not followed" in reports["linked folder"].note
-    assert reports["link.txt"].findings == []   # the name inside the linked file was never read
+    # issue 16: what the audit did not check is never "ok": a not_checked finding with the reason
+    assert "not a regular file" in reports["pipe"].error
+    assert "not followed" in reports["link.txt"].error and "not followed" in reports["linked folder"].error
+    assert {f["kind"] for f in reports["link.txt"].findings} == {"not_checked"}  # the linked file was never read
 
 
 def _register_ctx(unknown="blur"):

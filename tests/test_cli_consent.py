@@ -70,7 +70,9 @@ def test_list_json_shape_and_effective_status(loaded, cli):
     assert sorted(people) == ["P001", "P002", "P003", "P004", "P005"]
     amelia = people["P001"]
     assert set(amelia) == {"person_id", "given_name", "family_name", "group", "role", "expires", "never_publish",
-                           "forgotten", "consents", "reference_photos"}
+                           "forgotten", "consents", "reference_photos", "biometric", "recognised", "warnings"}
+    assert amelia.pop("biometric") is True and amelia.pop("recognised") is False
+    assert [w["kind"] for w in amelia.pop("warnings")] == ["no_reference_photo"]
     assert amelia == {
         "person_id": "P001", "given_name": "Amelia", "family_name": "Hart", "group": "Y4", "role": "pupil",
         "expires": "2027-08-31", "never_publish": False, "forgotten": False, "reference_photos": 0,

@@ -48,10 +48,14 @@ def test_draft_applies_orientation_and_reports_upright_original_size():
     assert d.orientation == 6 and d.scale == pytest.approx(0.5)
 
 
-def test_png_is_never_drafted():
+def test_png_is_reduced_like_a_jpeg_draft():
+    """Issue 16 (bounded memory): other formats are reduced by a whole factor under the same
+    constraints as a JPEG draft, and say so in ``scale``."""
     buf = io.BytesIO()
     Image.new("RGB", (1200, 800), (10, 20, 30)).save(buf, "PNG")
     d = decode_image(buf.getvalue(), name="a.png", **LIMITS, min_long_edge=100)
+    assert d.image.size == (150, 100) and d.scale == pytest.approx(0.125)
+    d = decode_image(buf.getvalue(), name="a.png", **LIMITS)
     assert d.image.size == (1200, 800) and d.scale == 1.0
 
 

@@ -22,7 +22,7 @@ CHANNELS = ["website", "social", "newsletter", "press"]
 
 
 def _register(tmp: Path, ids=PEOPLE) -> Path:
-    rows = [f"{pid},{pid.split('_')[0].title()},Test,Y6,pupil,yes,no,yes,no,,no" for pid in ids]
+    rows = [f"{pid},{pid.split('_')[0].title()},Test,Y6,pupil,yes,no,yes,no,,no,yes" for pid in ids]
     return write_csv(tmp / "register.csv", [HEADER, *rows])
 
 

@@ -23,10 +23,10 @@ REGISTER = [
 
 
 def write_register(path: Path, rows=REGISTER) -> Path:
-    lines = ["person_id,given_name,family_name,group,role,website,social,newsletter,press,expires,never_publish"]
+    lines = ["person_id,given_name,family_name,group,role,website,social,newsletter,press,expires,never_publish,biometric"]
     for pid, given, family, *rest in rows:
         web, soc, news, press, expires, never = rest
-        lines.append(f"{pid},{given},{family},Y6,pupil,{web},{soc},{news},{press},{expires},{never}")
+        lines.append(f"{pid},{given},{family},Y6,pupil,{web},{soc},{news},{press},{expires},{never},yes")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 

@@ -203,15 +203,23 @@ def test_a_never_publish_person_enrolled_later_is_retracted_from_released_images
 
     from tests.conftest import fixtures_dir
 
-    invoke(ws, "consent", "import", write_register(tmp_path / "r.csv", REGISTER + ["sam,Sam,Doe,Y6,pupil,,,,,,yes"]))
+    invoke(ws, "consent", "import", write_register(tmp_path / "r.csv", REGISTER + ["sam,Sam,Doe,Y6,pupil,,,,,,yes,yes"]))
     photos = tmp_path / "enrol" / "sam"
     photos.mkdir(parents=True)
-    # the face shown in obama1/two_people, in a different file (the same file cannot show two people)
-    ref = sorted(fixtures_dir("faces", "enrol", "obama").iterdir())[0]
-    Image.open(ref).convert("RGB").save(photos / "sam.jpg", quality=90)
+    # the third person in obama_and_biden.jpg (unknown when it was released), cropped into a photo of
+    # their own (issue 20: a photo of someone else's face is refused by the enrolment guard)
+    release_held(ws)
+    source = fixtures_dir("faces", "events") / "obama_and_biden.jpg"
+    [stranger] = [f for f in record(ws, job_id(ws, "obama_and_biden.jpg"))["faces"] if f["match"] == "unknown"]
+    top, right, bottom, left = stranger["box"]
+    pad = (bottom - top) // 2
+    with Image.open(source) as im:
+        im.convert("RGB").crop((max(0, left - pad), max(0, top - pad), right + pad, bottom + pad)).save(
+            photos / "sam.jpg", quality=90)
     out = invoke(ws, "consent", "enrol", tmp_path / "enrol").stdout
-    assert "Released images changed: 2 (0 files re-rendered, 8 retracted" in out
+    assert "Released images changed: 1 (0 files re-rendered, 4 retracted" in out
+    assert query(ws, "SELECT status FROM jobs WHERE id=?", (job_id(ws, "obama_and_biden.jpg"),)) == [{"status": "blocked"}]
     for photo in ("obama1.jpg", "two_people.jpg"):
-        assert query(ws, "SELECT status FROM jobs WHERE id=?", (job_id(ws, photo),)) == [{"status": "blocked"}]
+        assert query(ws, "SELECT status FROM jobs WHERE id=?", (job_id(ws, photo),)) == [{"status": "released"}]
     assert query(ws, "SELECT status FROM jobs WHERE id=?", (job_id(ws, "johnsnow_test1.jpg"),)) == \
         [{"status": "released"}]

@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import FIXTURES, fixtures_dir, json_lines
 from tests.watch_helpers import jpeg_bytes, make_workspace, write
 
-REGISTER_HEADER = "person_id,given_name,family_name,group,role,website,social,newsletter,press,expires,never_publish"
+REGISTER_HEADER = "person_id,given_name,family_name,group,role,website,social,newsletter,press,expires,never_publish,biometric"
 
 
 def sha(path: Path) -> str:
@@ -38,7 +38,7 @@ def released(tmp_path_factory):
     enrol = fixtures_dir("faces", "enrol")
     base = tmp_path_factory.mktemp("pull")
     root = make_workspace(base / "ws", stable=0.1, workers=1)
-    (base / "register.csv").write_text(f"{REGISTER_HEADER}\nobama,Barack,Obama,Y6,pupil,yes,no,yes,no,,no\n")
+    (base / "register.csv").write_text(f"{REGISTER_HEADER}\nobama,Barack,Obama,Y6,pupil,yes,no,yes,no,,no,yes\n")
     runner = CliRunner()
     r = runner.invoke(main, ["--workspace", str(root), "consent", "import", str(base / "register.csv")])
     assert r.exit_code == 0, r.output
@@ -156,7 +156,7 @@ def test_withdrawal_rerender_is_handed_again_retraction_never(ws, tmp_path, cli)
     assert [p["job_id"] for p in result["pulled"]] == [obama_job] and result["already_pulled"] == 2
     assert sha(dest / name) != before and sha(dest / name) == sha(ws / out["path"])
     # never-publish: the released image is retracted, and a retracted image is never handed
-    (tmp_path / "np.csv").write_text(f"{REGISTER_HEADER}\nobama,Barack,Obama,Y6,pupil,no,no,yes,no,,yes\n")
+    (tmp_path / "np.csv").write_text(f"{REGISTER_HEADER}\nobama,Barack,Obama,Y6,pupil,no,no,yes,no,,yes,yes\n")
     cli("consent", "import", tmp_path / "np.csv", workspace=ws, expect=0)
     conn = db(ws)
     states = {row[0] for row in conn.execute("SELECT state FROM outputs WHERE job_id=?", (obama_job,))}

@@ -117,7 +117,7 @@ BAD_FILES = {
     "person id with a space": ([HEADER, "P 5,Ann,Lee,Y1,pupil,yes,no,no,no,,no"], r"row 2: person_id 'P 5' may only"),
     "bad role": ([HEADER, "P005,Ann,Lee,Y1,teacher,yes,no,no,no,,no"], r"row 2, column role: 'teacher'"),
     "bad never_publish": ([HEADER, "P005,Ann,Lee,Y1,pupil,yes,no,no,no,,perhaps"], r"row 2, column never_publish"),
-    "too many values": ([HEADER, ROWS[0] + ",extra"], r"row 2: has 12 values but the header has 11 columns"),
+    "too many values": ([HEADER, ROWS[0] + ",extra"], r"row 2: has 13 values but the header has 12 columns"),
     "wrong header (unknown column)": ([HEADER.replace("website", "websit"), ROWS[0]],
                                       r"header \(row 1\) is wrong .*unknown column\(s\): websit"),
     "wrong header (missing name column)": ([HEADER.replace("family_name", "surname"), ROWS[0]],
@@ -126,7 +126,7 @@ BAD_FILES = {
     "empty file": ("", r"the file is empty"),
     "only blank lines": ("\r\n\r\n  \r\n", r"the file is empty"),
     "header but no people": ([HEADER], r"has a header but no people"),
-    "NUL byte": ([HEADER, ROWS[0] + "\0"], r"row 2, column never_publish: contains .* control character"),
+    "NUL byte": ([HEADER, ROWS[0] + "\0"], r"row 2, column biometric: contains .* control character"),
     "line break in a name": ([HEADER, ROWS[0].replace("Hart", '"Ha\nrt"')], r"row 2, column family_name: contains"),
     "runaway field": ([HEADER, ROWS[0].replace("Hart", "H" * 200_000)], r"not a readable CSV file"),
     "id differing by case from one in the register": ([HEADER, ROWS[0].replace("P001", "p001")],
@@ -171,10 +171,10 @@ def test_missing_file_is_a_plain_error(ws, tmp_path):
 
 def test_reimport_updates_records_history_and_keeps_absent_people(loaded, tmp_path):
     rows = [
-        "P001,Amelia,Hart-Jones,Y5,pupil,yes,yes,yes,no,2028-08-31,no",   # family name, group, social, expires
-        ROWS[1],                                                            # unchanged
-        "P003,Siobhán,Ó Briain,Y5,pupil,no,no,no,no,,no",                   # never_publish cleared
-        "P010,New,Pupil,Y1,pupil,no,no,no,no,,no",                          # added
+        "P001,Amelia,Hart-Jones,Y5,pupil,yes,yes,yes,no,2028-08-31,no,yes",  # family name, group, social, expires
+        ROWS[1],                                                               # unchanged
+        "P003,Siobhán,Ó Briain,Y5,pupil,no,no,no,no,,no,yes",                  # never_publish cleared
+        "P010,New,Pupil,Y1,pupil,no,no,no,no,,no,yes",                         # added
     ]                                                                       # P004 absent
     summary = import_register(loaded.db, write_csv(tmp_path / "spring.csv", [HEADER, *rows]), CHANNELS,
                               actor="office")
@@ -358,17 +358,17 @@ def test_forget_erases_name_and_encodings_everywhere(loaded, tmp_path):
     assert load_people(db)["P001"].given_name == "Amelia"
 
 
-def test_forgotten_person_cannot_be_set_until_reimported(loaded, tmp_path):
+def test_forgotten_person_cannot_be_set_and_stays_forgotten_on_reimport(loaded, tmp_path):
     forget_person(loaded.db, "P001", actor="dpo")
     forget_person(loaded.db, "P001", actor="dpo")  # twice: nothing more happens
     assert loaded.db.execute("SELECT COUNT(*) FROM events WHERE kind='consent.forget'").fetchone()[0] == 1
     with pytest.raises(RegisterError, match="has been forgotten"):
         set_consent(loaded.db, "P001", "website", "granted", reason="x", actor="dpo")
+    # issue 15: erasure survives re-import (tests/test_erasure.py covers restore)
     summary = import_register(loaded.db, write_csv(tmp_path / "back.csv", [HEADER, ROWS[0]]), CHANNELS, actor="dpo")
-    assert summary.restored == ["P001"]
+    assert summary.restored == [] and [p for p, _ in summary.erased_skipped] == ["P001"]
     p = load_people(loaded.db)["P001"]
-    assert not p.forgotten and p.given_name == "Amelia"
-    assert p.effective_status("website", date(2026, 1, 1)) == "granted"
+    assert p.forgotten and p.given_name is None
 
 
 def test_forget_unknown_person(loaded):

@@ -9,7 +9,10 @@ from pathlib import Path
 import pytest
 
 from consent import database
+from consent import privacy_schema as consent_privacy_schema
 from consent import schema as consent_schema
+from pipeline import privacy_schema as pipeline_privacy_schema
+from consent.identification import store as identification_store
 from pipeline import schema as pipeline_schema
 from pipeline.config import default_text
 from pipeline.workspace import open_db, open_workspace
@@ -74,7 +77,10 @@ def test_migrations_are_recorded_once(workspace):
     conn.close()
     assert [(c, v) for c, v, _ in first] == (
         [("consent", i + 1) for i in range(len(consent_schema.MIGRATIONS))]
-        + [("pipeline", i + 1) for i in range(len(pipeline_schema.MIGRATIONS))])
+        + [("consent.privacy", i + 1) for i in range(len(consent_privacy_schema.MIGRATIONS))]
+        + [("identification", i + 1) for i in range(len(identification_store.MIGRATIONS))]
+        + [("pipeline", i + 1) for i in range(len(pipeline_schema.MIGRATIONS))]
+        + [("pipeline.privacy", i + 1) for i in range(len(pipeline_privacy_schema.MIGRATIONS))])
     conn = open_db(db)  # opening again applies nothing
     again = [tuple(r) for r in conn.execute("SELECT component, version, applied_at FROM schema_migrations ORDER BY 1, 2")]
     conn.close()

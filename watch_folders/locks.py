@@ -22,7 +22,15 @@ WATCH_LOCK = ".watch.lock"
 
 
 class WatcherRunning(UserError):
-    pass
+    """Another watcher holds the workspace; ``pid`` is its process id as it wrote it."""
+
+    def __init__(self, message: str, pid: str = "unknown"):
+        super().__init__(message)
+        self.pid = pid
+
+    def running_sentence(self) -> str:
+        return (f"the watcher (process {self.pid}) is already running on this workspace and "
+                "processes the inbox itself.")
 
 
 class WatchLock:
@@ -41,7 +49,7 @@ class WatchLock:
                 os.close(fd)
             raise WatcherRunning(
                 f"another 'pipeline watch' (process {other}) is already working on this workspace. "
-                "Let it do the work, or stop it first (systemctl stop, or kill that process)."
+                "Let it do the work, or stop it first (systemctl stop, or kill that process).", other
             ) from None
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())

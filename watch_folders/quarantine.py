@@ -83,6 +83,11 @@ def quarantine_entry(ws, path: Path, *, reason: str, advice: str, actor: str,
     except OSError:
         reason_file.unlink(missing_ok=True)
         raise
+    if not os.path.islink(dest):  # a FIFO or device node keeps its inbox mode otherwise: private, like the rest
+        try:
+            os.chmod(dest, 0o600)
+        except OSError:
+            pass
     for cap in captions:
         try:
             os.rename(cap, dest.with_name(dest.name + ".caption.txt"))

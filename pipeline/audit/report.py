@@ -19,6 +19,7 @@ import tempfile
 from datetime import datetime
 
 from pipeline.audit.run import KINDS
+from processors.gate import csv_row
 
 LABELS = {
     "gps": "GPS location",
@@ -34,9 +35,10 @@ LABELS = {
     "face_expired": "Face: consent expired",
     "face_uncertain": "Face: possibly someone in the register",
     "face_unknown": "Face: not in the register",
+    "not_checked": "Not checked (open it by hand)",
 }
 SEVERITY = {k: ("critical" if k in ("face_never_publish",) else
-                "high" if k in ("face_refused", "face_withdrawn", "face_expired", "gps",
+                "high" if k in ("not_checked", "face_refused", "face_withdrawn", "face_expired", "gps",
                                 "full_name_in_filename", "full_name_in_metadata") else
                 "medium" if k in ("face_uncertain", "face_unknown", "thumbnail") else "low") for k in KINDS}
 CSV_COLUMNS = ["path", "ok", "kind", "channel", "face", "box", "person", "name", "match", "distance", "source",
@@ -91,7 +93,8 @@ def describe(f: dict) -> str:
         return f"“{f['text']}” in the {_source(f['source'])} — {who}"
     if kind.startswith("face_"):
         t, r, b, l = f["box"]
-        where = f"face {f['face'] + 1} (at {l},{t}, {r - l}×{b - t} px)"
+        pos = f"{f['position']}, " if f.get("position") else ""
+        where = f"face {f['face'] + 1} ({pos}at {l},{t}, {r - l}×{b - t} px)"
         if kind == "face_unknown":
             return f"{where}: {f['detail']}"
         if kind == "face_uncertain":
@@ -121,25 +124,31 @@ def problem_line(record: dict) -> str:
 
 # --------------------------------------------------------------------------- machine formats
 
+def public(record: dict) -> dict:
+    """The record as reported (without the internal ``_`` keys)."""
+    return {k: v for k, v in record.items() if not k.startswith("_")}
+
+
 def write_json(records, out) -> None:
     for record in records:
-        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        out.write(json.dumps(public(record), ensure_ascii=False) + "\n")
 
 
 def write_csv(records, out) -> None:
+    """One row per finding; every text cell through ``csv_cell`` (no cell can run as a formula)."""
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for r in records:
         base = {"path": r["path"], "ok": "yes" if r["ok"] else "no", "error": r["error"] or "",
                 "note": r["note"] or "", "sha256": r["sha256"] or ""}
         if not r["findings"]:
-            writer.writerow([base.get(c, "") for c in CSV_COLUMNS])
+            writer.writerow(csv_row(base.get(c, "") for c in CSV_COLUMNS))
             continue
         for f in r["findings"]:
             row = {**base, **{k: v for k, v in f.items() if v is not None}}
             if "box" in f:
                 row["box"] = " ".join(str(v) for v in f["box"])
-            writer.writerow([row.get(c, "") for c in CSV_COLUMNS])
+            writer.writerow(csv_row(row.get(c, "") for c in CSV_COLUMNS))
 
 
 # --------------------------------------------------------------------------- terminal

@@ -15,6 +15,8 @@ face_expired
 face_never_publish     identified or possibly identified as a never-publish person
 face_uncertain         possibly someone in the register, not identified
 face_unknown           nobody in the register, or too small to recognise
+not_checked            the file was not checked (a link, not a regular file, unreadable,
+                       too large, could not be decoded), with why: never reported as clean
 =====================  ==============================================================
 
 Every finding names its channel (one finding per audited channel), and face findings
@@ -34,7 +36,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import time
 import urllib.parse
 from collections import Counter, deque
@@ -44,6 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 
 from consent.policy import decide_face
+from pipeline.audit.agreement import position_words, reviewer_identities
 from pipeline.audit.cache import AuditCache
 from pipeline.audit.files import Entry, hash_file, is_within, read_bytes, walk, why_unreadable
 from pipeline.audit.pool import make_audit_executor, slots, submit
@@ -51,13 +53,15 @@ from pipeline.audit.worker import settings_for
 from pipeline.context import RunContext
 from pipeline.batch.executor import LocalExecutor
 from pipeline.jobs import encoding_from_blob
+from processors.face_encode import box_size
+from processors.gate import display
 from processors.names import find_full_names
 
 METADATA_KINDS = ("gps", "exif", "xmp", "iptc", "thumbnail")
 NAME_KINDS = ("full_name_in_filename", "full_name_in_metadata")
 FACE_KINDS = ("face_never_publish", "face_refused", "face_withdrawn", "face_expired", "face_uncertain",
               "face_unknown")
-KINDS = METADATA_KINDS + NAME_KINDS + FACE_KINDS
+KINDS = ("not_checked",) + METADATA_KINDS + NAME_KINDS + FACE_KINDS
 
 METADATA_DETAIL = {
     "gps": "the photo's location (GPS coordinates)",
@@ -108,7 +112,9 @@ class FileReport:
         return not self.findings and self.error is None
 
     def to_json(self) -> dict:
-        return {"path": self.path, "ok": self.ok, "findings": self.findings, "checked": self.checked,
+        # ``path`` is the display form (a name that is not UTF-8 shows its bytes as \\xe9); ``_fs`` is
+        # the real name, hex-encoded, for the report writers that open the file again (thumbnails).
+        return {"path": display(self.path), "_fs": os.fsencode(self.path).hex(), "ok": self.ok, "findings": self.findings, "checked": self.checked,
                 "error": self.error, "note": self.note, "sha256": self.sha256, "size": self.size,
                 "format": self.format, "width": self.width, "height": self.height, "faces": self.faces,
                 "metadata_found": self.metadata_found, "from_cache": self.from_cache}
@@ -138,7 +144,9 @@ class Summary:
         self.not_ok += not r["ok"]
         self.from_cache += bool(r["from_cache"])
         kinds = [f["kind"] for f in r["findings"]]
-        self.findings_by_kind.update(kinds)
+        # one finding per file, kind and subject (a face, a person, a text), whatever the channels
+        self.findings_by_kind.update(k[0] for k in {
+            (f["kind"], f.get("face"), f.get("person"), f.get("source"), f.get("text")) for f in r["findings"]})
         self.files_by_kind.update(set(kinds))
 
     def to_json(self) -> dict:
@@ -155,6 +163,11 @@ class Summary:
 def per_channel(channels: list[str], kind: str, **detail) -> list[dict]:
     """One finding of ``kind`` for each channel (metadata and names are a problem on every channel)."""
     return [{"kind": kind, "channel": c, **detail} for c in channels]
+
+
+def not_checked_findings(why: str, channels: list[str]) -> list[dict]:
+    """A file the audit could not check is never clean: a ``not_checked`` finding on every channel."""
+    return per_channel(channels, "not_checked", detail=why)
 
 
 def metadata_findings(found: list[str], channels: list[str]) -> list[dict]:
@@ -174,23 +187,17 @@ def metadata_findings(found: list[str], channels: list[str]) -> list[dict]:
 
 
 def filename_texts(rel: str) -> list[tuple[str, str]]:
-    """``(where, text)`` for every part of a relative path, written the way a person would read it.
+    """``(where, text)`` for every part of a relative path (web escapes such as ``%20`` undone).
 
-    File names join words with ``_``, ``-``, ``.``, ``%20`` or camel case ("BarackObama.jpg");
-    each part is also offered with those turned into spaces, so the one name matcher sees the words.
+    The name engine reads identifiers itself ("BarackObama", "amelia_hart-sports_day", "a.hart"),
+    so a file name and a caption with the same text get the same answer.
     """
     parts = PurePath(rel).parts
     out = []
     for i, part in enumerate(parts):
         last = i == len(parts) - 1
         stem = part.rsplit(".", 1)[0] if last and "." in part.strip(".") else part
-        where = "file name" if last else "folder name"
-        variants = [stem]
-        spaced = re.sub(r"[_.+\-~]+", " ", urllib.parse.unquote(stem))
-        variants.append(spaced)
-        variants.append(re.sub(r"(?<=[a-z])(?=[A-Z])", " ", spaced))
-        for v in dict.fromkeys(variants):
-            out.append((where, v))
+        out.append(("file name" if last else "folder name", urllib.parse.unquote(stem)))
     return out
 
 
@@ -242,22 +249,30 @@ REASON_TEXT = {
 }
 
 
-def face_findings(faces: list[dict], ctx, channels: list[str]) -> tuple[list[dict], list[dict]]:
+def face_findings(faces: list[dict], ctx, channels: list[str], *, size: tuple[int, int] | None = None,
+                  confirmed: dict[int, str] | None = None) -> tuple[list[dict], list[dict]]:
     """Match each face (from its stored encoding) and decide it per channel, as the release path does.
 
-    Returns ``(faces, findings)``: a record per face and a finding per face and channel where the
-    face would not be kept.
+    ``confirmed``: faces a reviewer confirmed in the pipeline's own job for this file
+    (``pipeline.audit.agreement``), decided as that person. ``size``: the picture's size, for the
+    face's position in words. Returns ``(faces, findings)``: a record per face and a finding per face
+    and channel where the face would not be kept.
     """
     unknown_action = ctx.ws.config["faces"]["unknown"]
+    uncertain_action = ctx.ws.config["faces"].get("uncertain", "redact")
+    tolerances = ctx.tolerances
     today = ctx.today()
     records, findings = [], []
     for i, face in enumerate(faces):
         encoding = encoding_from_blob(face.get("encoding"))
-        m = ctx.gallery.match(encoding, ctx.tolerances)
-        fd = decide_face(m, ctx.people, channels, today, unknown_action=unknown_action)
+        m = ctx.gallery.match(encoding, tolerances, box_size(face["box"]))
+        who_confirmed = (confirmed or {}).get(i)
+        fd = decide_face(m, ctx.people, channels, today, unknown_action=unknown_action,
+                         uncertain_action=uncertain_action, confirmed=who_confirmed)
         box = [int(v) for v in face["box"]]
-        person = m.person_id
+        person = who_confirmed or m.person_id
         record = {"index": i, "box": box, "match": m.match, "person": person, "name": _name(ctx, person),
+                  "position": position_words(box, size), "confirmed_on_review": who_confirmed is not None,
                   "distance": None if m.distance is None else round(float(m.distance), 4),
                   "too_small": encoding is None, "candidates": [[p, round(float(d), 4)] for p, d in m.candidates],
                   "findings": {}}
@@ -272,7 +287,8 @@ def face_findings(faces: list[dict], ctx, channels: list[str]) -> tuple[list[dic
             if kind == "face_unknown" and encoding is None:
                 detail = "too small to recognise"
             record["findings"][channel] = kind
-            findings.append({"kind": kind, "channel": channel, "face": i, "box": box, "person": who,
+            findings.append({"kind": kind, "channel": channel, "face": i, "box": box, "position": record["position"],
+                             "person": who,
                              "name": _name(ctx, who), "match": m.match, "distance": record["distance"],
                              "detail": detail})
         records.append(record)
@@ -312,11 +328,14 @@ class Auditor:
     caller's to close.
     """
 
-    def __init__(self, ws, channels: list[str] | None = None, *, workers: int | None = None, executor=None):
+    def __init__(self, ws, channels: list[str] | None = None, *, workers: int | None = None, executor=None,
+                 follow_links: bool = False):
         self.ws = ws
         self.channels = list(channels or ws.config.channels)
         self.ctx = RunContext(ws).refresh()
+        self.follow_links = follow_links
         self.settings = settings_for(ws.config)
+        self.settings["follow_links"] = follow_links
         self._own_executor = executor is None
         self.executor = executor or make_audit_executor("local", workers=workers or available_cores())
         self.workers = slots(self.executor)
@@ -334,7 +353,7 @@ class Auditor:
         inflight = self._inflight
         window = self._window
         try:
-            for entry in walk(roots):
+            for entry in walk(roots, self.follow_links):
                 window.append(self._start(entry, inflight))
                 while window and (window[0].ready() or len(window) > self.window_size):
                     yield self._finish(window.popleft(), inflight)
@@ -353,14 +372,14 @@ class Auditor:
 
     def _start(self, entry: Entry, inflight: dict) -> _Item:
         item = _Item(entry)
-        if entry.kind in ("symlink", "special"):
+        if entry.kind == "loop":
             item.report = self._other(entry, note=entry.note)
             return item
-        if entry.kind == "unreadable":
+        if entry.kind in ("symlink", "special", "unreadable"):
             item.report = self._other(entry, error=entry.note)
             return item
         try:
-            item.sha, item.size, head = hash_file(entry.path)
+            item.sha, item.size, head = hash_file(entry.path, entry.root, self.follow_links)
         except OSError as exc:
             item.report = self._other(entry, error=why_unreadable(exc))
             return item
@@ -397,15 +416,27 @@ class Auditor:
                        metadata_found=list(md.get("found", [])), format=res["format"], width=res["width"],
                        height=res["height"], from_cache=item.from_cache)
         r.findings += metadata_findings(r.metadata_found, self.channels)
-        r.findings += name_findings("full_name_in_filename", filename_texts(entry.rel), self.ctx, self.channels)
+        r.findings += name_findings("full_name_in_filename", filename_texts(display(entry.rel)), self.ctx,
+                                    self.channels)
         r.findings += name_findings("full_name_in_metadata", metadata_texts(md), self.ctx, self.channels)
-        r.faces, found = face_findings(res["faces"], self.ctx, self.channels)
+        size = (res["width"], res["height"]) if res.get("width") and res.get("height") else None
+        confirmed = reviewer_identities(self.ws.db, r.sha256, size, res["faces"])
+        r.faces, found = face_findings(res["faces"], self.ctx, self.channels, size=size, confirmed=confirmed)
         r.findings += found
+        if r.error is not None:
+            r.findings = not_checked_findings(r.error, self.channels) + r.findings
+        elif "metadata_not_read" in r.metadata_found:  # over the metadata budget: names in it were not searched
+            why = next((p for p in md.get("problems", []) if "not read" in p),
+                       "some embedded metadata was over the reading budget and was not searched")
+            r.findings = not_checked_findings(why.rstrip("."), self.channels) + r.findings
         return r
 
     def _other(self, entry: Entry, *, note: str | None = None, error: str | None = None) -> FileReport:
         r = FileReport(path=entry.path, note=note, error=error)
-        r.findings += name_findings("full_name_in_filename", filename_texts(entry.rel), self.ctx, self.channels)
+        if error is not None:
+            r.findings += not_checked_findings(error, self.channels)
+        r.findings += name_findings("full_name_in_filename", filename_texts(display(entry.rel)), self.ctx,
+                                    self.channels)
         return r
 
     def _not_a_photo(self, entry: Entry, item: _Item, what: str) -> FileReport:
@@ -416,6 +447,7 @@ class Auditor:
                 text = read_bytes(entry.path, TEXT_LIMIT).decode("utf-8", errors="replace")
             except OSError as exc:
                 r.error = why_unreadable(exc)
+                r.findings = not_checked_findings(r.error, self.channels) + r.findings
                 return r
             r.findings += name_findings("full_name_in_metadata", [("text in the file", text)], self.ctx,
                                         self.channels)
@@ -483,9 +515,9 @@ def _failed(fut: Future) -> bool:
 
 
 def audit(ws, paths: list[str], channels: list[str] | None = None, *, workers: int | None = None, executor=None,
-          advance=lambda n=1: None):
+          advance=lambda n=1: None, follow_links: bool = False):
     """Yield ``(FileReport, Summary)`` pairs as files are audited; the Summary is cumulative."""
-    auditor = Auditor(ws, channels, workers=workers, executor=executor)
+    auditor = Auditor(ws, channels, workers=workers, executor=executor, follow_links=follow_links)
     summary = Summary(auditor.channels)
     started = time.monotonic()
     for report in auditor.run(paths, advance):

@@ -13,6 +13,7 @@ audited gets no thumbnail.
 from __future__ import annotations
 
 import hashlib
+import os
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -45,7 +46,8 @@ def thumbnail_jpeg(record: dict, config, *, edge: int = EDGE) -> bytes | None:
     limits = config["limits"]
     max_bytes = int(limits["max_file_mb"] * 1024 * 1024)
     try:
-        data = read_bytes(record["path"], max_bytes + 1)
+        real = os.fsdecode(bytes.fromhex(record["_fs"])) if record.get("_fs") else record["path"]
+        data = read_bytes(real, max_bytes + 1)
     except OSError:
         return None
     if hashlib.sha256(data).hexdigest() != record.get("sha256"):

@@ -80,10 +80,12 @@ def _guarded(fn, *args) -> dict:
 def _analyse_path(path: str, settings: dict) -> dict:
     name = os.path.basename(path)
     max_bytes = settings["max_bytes"]
-    size = os.stat(path, follow_symlinks=False).st_size
+    follow = bool(settings.get("follow_links"))
+    size = os.stat(path, follow_symlinks=follow).st_size
     if size > max_bytes:
-        return _analyse_bytes(read_bytes(path, METADATA_HEAD), name, settings, hash_file(path)[0], size)
-    return _analyse_bytes(read_bytes(path, max_bytes + 1), name, settings)
+        return _analyse_bytes(read_bytes(path, METADATA_HEAD, follow), name, settings,
+                              hash_file(path, follow_links=follow)[0], size)
+    return _analyse_bytes(read_bytes(path, max_bytes + 1, follow), name, settings)
 
 
 def _analyse_bytes(data: bytes, name: str, settings: dict, sha: str | None = None, size: int | None = None) -> dict:

@@ -20,7 +20,7 @@ def is_sidecar(path: Path) -> bool:
     if path.suffix.lower() != ".txt":
         return False
     stem = path.with_suffix("")
-    if stem.suffix and stem.exists():
+    if stem.suffix and stem.exists() and not stem.is_dir():
         return True
     return any(p != path and p.is_file() for p in path.parent.glob(_glob_escape(stem.name) + ".*")
                if p.suffix.lower() != ".txt")
@@ -31,17 +31,39 @@ def _glob_escape(name: str) -> str:
 
 
 def collect_inputs(paths: list[Path]) -> list[Path]:
-    """Files under ``paths`` (folders recursively, symlinked folders not followed), sorted, sidecars excluded."""
+    """Files under ``paths`` (folders recursively), sorted, sidecars excluded.
+
+    Symlinked folders are not followed but listed as inputs of their own, so they are rejected
+    with a reason rather than skipped silently; so is a folder that cannot be listed.
+    """
     found: list[Path] = []
     for p in paths:
         if p.is_dir() and not p.is_symlink():
-            for root, dirs, files in os.walk(p):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                for f in sorted(files):
+            unlisted: list[Path] = []
+            for root, dirs, files in os.walk(p, onerror=lambda exc: unlisted.append(Path(exc.filename))):
+                links = [d for d in dirs if os.path.islink(os.path.join(root, d))]
+                dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in links)
+                for f in sorted(files + links):
                     found.append(Path(root) / f)
+            found.extend(unlisted)
         else:
             found.append(p)
     return [f for f in found if not is_ignored(f) and not is_sidecar(f)]
+
+
+def root_for(path: Path, given: list[Path]) -> Path:
+    """The folder the user named that holds ``path`` (no link may lie between them); for a file
+    named directly, its own folder."""
+    best = None
+    for g in given:
+        if g.is_dir() and not g.is_symlink():
+            try:
+                Path(path).relative_to(g)
+            except ValueError:
+                continue
+            if best is None or len(str(g)) > len(str(best)):
+                best = g
+    return best if best is not None else Path(os.path.dirname(os.path.abspath(path)))
 
 
 def largest_first(paths: list[Path]) -> list[Path]:

@@ -104,6 +104,7 @@ def snapshot(ctx):
 
     ctx.refresh()
     return RunContext(ConfigOnly(ctx.ws.config), people=ctx.people, gallery=ctx.gallery, named=ctx.named,
+                      calibration=ctx.calibration,
                       _fingerprint=ctx._fingerprint)
 
 
@@ -127,13 +128,14 @@ class Batch:
     """Process ``paths`` with ``executor``; ``run()`` yields one JSON record per input, in order."""
 
     def __init__(self, ws, executor, *, caption: str | None = None, inbox: Path | None = None,
-                 window: int | None = None):
+                 window: int | None = None, roots: list[Path] | None = None):
         from pipeline.context import RunContext
 
         self.ws = ws
         self.executor = executor
         self.caption = caption
         self.inbox = inbox
+        self.roots = [Path(r) for r in roots or []]
         self.window = window or max(2, executor.workers * 3)
         self.ctx = RunContext(ws).refresh()
         self._source = None
@@ -173,11 +175,13 @@ class Batch:
             return False
 
     def _start(self, item: _Item, inflight: dict) -> _Item:
+        from pipeline.batch.inputs import root_for
         from pipeline.process import read_input, receive
 
-        item.data = read_input(self.ws, item.path)
-        if item.data is None:  # unreadable: receive() records why, without a worker
-            item.record = receive(self.ws, item.path, caption=self.caption, move=item.move)
+        root = root_for(item.path, self.roots)
+        item.data = read_input(self.ws, item.path, root)
+        if item.data is None:  # refused by the gate or unreadable: receive() records why, without a worker
+            item.record = receive(self.ws, item.path, caption=self.caption, move=item.move, root=root)
             return item
         item.sha = hashlib.sha256(item.data).hexdigest()
         if item.sha in inflight:

@@ -11,6 +11,7 @@ import click
 
 from pipeline.cli.common import executor_options, workspace_option
 from pipeline.errors import UserError
+from processors.gate import display
 
 
 @click.command()
@@ -21,15 +22,18 @@ from pipeline.errors import UserError
               show_default=True, help="table on the terminal, json (one record per file and line), csv or html.")
 @click.option("--output", default=None, type=click.Path(dir_okay=False),
               help="Write the report to FILE instead of the terminal (outside the audited folders).")
+@click.option("--follow-links", is_flag=True,
+              help="Follow shortcuts (symbolic links) inside the folders; by default each is reported as not checked.")
 @executor_options("checked")
 @workspace_option
-def audit(ws, paths, channels, fmt, output, executor_kind, scheduler, workers):
+def audit(ws, paths, channels, fmt, output, follow_links, executor_kind, scheduler, workers):
     """Check photo archives against today's consent register. Read-only: nothing is changed.
 
     Reports GPS and other metadata, pupils' full names in file names and embedded text, and every
     face of a child whose consent is refused, withdrawn or expired, who must never be published,
     who may be someone in the register, or who is not in it. Exit code 0 when everything is
-    clean, 1 when anything was found (or could not be checked), 2 on a usage error.
+    clean, 1 when anything was found or could not be checked (a link, a pipe, an unreadable
+    file: a `not_checked` finding), 2 on a usage error.
     """
     from rich.console import Console
 
@@ -40,7 +44,7 @@ def audit(ws, paths, channels, fmt, output, executor_kind, scheduler, workers):
 
     missing = [p for p in paths if not os.path.lexists(p)]
     if missing:
-        raise UserError(f"Not found: {', '.join(missing)}. Check the path and try again.")
+        raise UserError(f"Not found: {', '.join(display(m) for m in missing)}. Check the path and try again.")
     unknown = [c for c in channels if c not in ws.config.channels]
     if unknown:
         raise UserError(f"'{unknown[0]}' is not a configured channel; the channels are: "
@@ -73,16 +77,16 @@ def audit(ws, paths, channels, fmt, output, executor_kind, scheduler, workers):
     if not people:
         err.print("[yellow]Note:[/] nobody in the consent register has a reference photo yet, so every face "
                   "will be reported as not in the register. Enrol photos with 'pipeline consent enrol DIR'.")
-    total = count(list(paths))
+    total = count(list(paths), follow_links)
     spool = Spool()
     summary = None
     try:
         with executor, progress_bar(total, "Auditing", err) as advance:
             for report, summary in run_audit(ws, list(paths), list(channels) or None, executor=executor,
-                                             advance=advance):
+                                             advance=advance, follow_links=follow_links):
                 spool.add(report.to_json())
         if summary is None:
-            raise UserError("There are no files in " + ", ".join(paths) + ".")
+            raise UserError("There are no files in " + ", ".join(display(p) for p in paths) + ".")
         _write(fmt, output, spool, summary, ws, err)
     finally:
         spool.close()

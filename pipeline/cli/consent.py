@@ -1,4 +1,4 @@
-"""`pipeline consent …`: import, enrol, set, list, show, forget."""
+"""`pipeline consent …`: import, enrol, set, list, show, forget, check."""
 from __future__ import annotations
 
 import sys
@@ -6,10 +6,10 @@ from datetime import date
 
 import click
 
-from consent import register
+from consent import lifecycle, register
 from consent.enrol import enrol_directory
+from consent.identification.store import recalibrate
 from consent.register import Person, RegisterError
-from consent.register_import import import_register
 from pipeline.cli.common import actor_name, json_option, print_json, workspace_option
 
 
@@ -27,20 +27,26 @@ def consent():
 def import_cmd(ws, csv_file, as_json):
     """Import the register from a CSV file (all or nothing).
 
-    Header: person_id,given_name,family_name,group,role,<one column per channel>,expires,never_publish.
-    Channel columns are yes/no; expires is YYYY-MM-DD or empty. People already in the register are
-    updated; people not in the file are left unchanged.
+    Header: person_id,given_name,family_name,group,role,<one column per channel>,expires,never_publish,biometric.
+    Channel columns are yes/no; expires is YYYY-MM-DD or empty; biometric is yes only with a parent's
+    written consent to reference photos. People already in the register are updated; people not in
+    the file are left unchanged; people who were forgotten stay forgotten.
     """
-    summary = import_register(ws.db, csv_file, ws.config.channels, actor=actor_name())
-    report = _propagate(ws, summary.updated, "consent import")  # (review issue) reach released images
+    from pipeline.consent_changes.register_set import apply_import
+
+    summary, report, warnings, renewed = apply_import(ws, csv_file, actor=actor_name())
     if as_json:
-        print_json({**summary.to_json(), "propagation": report.to_json()})
+        print_json({**summary.to_json(), "propagation": report.to_json(),
+                    "warnings": [w.to_json() for w in warnings], "consent_renewed": renewed})
         return
     click.echo(f"Imported {summary.source}: {len(summary.added)} added, {len(summary.updated)} updated, "
                f"{len(summary.unchanged)} unchanged.")
-    if summary.restored:
-        click.echo(f"Back in the register after being forgotten: {', '.join(summary.restored)} "
-                   "(enrol their reference photos again).")
+    for pid, erased_on in summary.erased_skipped:
+        click.echo(f"Skipped {pid}: erased on {erased_on} ('consent forget'); nothing was stored for them. "
+                   f"Only 'pipeline consent restore {pid} --reason \"…\"' brings them back.")
+    for pid, n in summary.biometric_withdrawn:
+        click.echo(f"Biometric consent is now no for {pid}: {n} reference photo{'s' if n != 1 else ''} erased; "
+                   "they are no longer recognised and are always blurred.")
     if summary.not_in_file:
         click.echo(f"{summary.not_in_file} {'person' if summary.not_in_file == 1 else 'people'} in the register "
                    f"{'is' if summary.not_in_file == 1 else 'are'} not in this file; "
@@ -54,7 +60,23 @@ def import_cmd(ws, csv_file, as_json):
                    "--status granted --reason \"…\"")
     for note in summary.notes:
         click.echo(f"Note: {note}")
+    if renewed:
+        click.echo(f"Consent renewed: {len(renewed)} released photo{'s' if len(renewed) != 1 else ''} still blur "
+                   "someone who now has consent; they wait in 'pipeline review list' for a person to decide.")
+    _echo_warnings(warnings)
     _echo_report(report)
+
+
+def _echo_warnings(warnings, limit: int = 10) -> None:
+    """Register warnings, grouped by kind, at most ``limit`` lines per kind."""
+    by_kind: dict[str, list] = {}
+    for w in warnings:
+        by_kind.setdefault(w.kind, []).append(w)
+    for kind, items in by_kind.items():
+        for w in items[:limit]:
+            click.echo(f"WARNING: {w.message}")
+        if len(items) > limit:
+            click.echo(f"WARNING: … and {len(items) - limit} more like this ('pipeline consent list' shows all).")
 
 
 # ---------------------------------------------------------------- enrol
@@ -69,7 +91,9 @@ def enrol(ws, directory, as_json):
     Exit code 1 when some photos were refused (the others are enrolled).
     """
     report = enrol_directory(ws.db, directory, actor=actor_name(),
-                             min_face_size=ws.config["faces"]["min_recognisable_size"])
+                             min_face_size=ws.config["faces"]["min_recognisable_size"],
+                             faces_cfg=ws.config["faces"])
+    recalibrate(ws.db, ws.config["faces"])   # the identification rule follows the reference photos
     # (review issue) new reference photos can make a face shown in a released image a possible match
     # for someone else (e.g. a never-publish child enrolled late): check every released image again.
     changes = _propagate(ws, None, "consent enrol") if report.enrolled else None
@@ -94,42 +118,58 @@ def enrol(ws, directory, as_json):
 # ---------------------------------------------------------------- set
 
 def _parse_cli_date(value: str) -> date:
-    try:
-        if len(value) != 10:
-            raise ValueError
-        return date.fromisoformat(value)
-    except ValueError:
-        raise RegisterError(f"--expires '{value}' is not a date written as YYYY-MM-DD (e.g. 2027-08-31), "
-                            "or 'none' to remove the expiry.") from None
+    problem = lifecycle.explain_date(value)
+    if problem:
+        raise RegisterError(f"--expires {problem}; or use 'none' to remove the expiry.")
+    return date.fromisoformat(value)
+
+
+YES_NO = click.Choice(["yes", "no"], case_sensitive=False)
 
 
 @consent.command("set")
 @click.argument("person")
-@click.option("--channel", required=True, help="Channel name, as in pipeline.toml [channels] names.")
-@click.option("--status", required=True, type=click.Choice(register.STATUSES), help="New consent status.")
+@click.option("--channel", default=None,
+              help="Channel name, as in pipeline.toml [channels] names, or 'all' for every channel.")
+@click.option("--status", default=None, type=click.Choice(register.STATUSES), help="New consent status.")
+@click.option("--never-publish", "never_publish", default=None, type=YES_NO,
+              help="yes: any photo in which this person may appear is blocked on every channel.")
+@click.option("--biometric", default=None, type=YES_NO,
+              help="Written parental consent to reference photos; 'no' erases this person's reference photos at once.")
 @click.option("--expires", default=None, metavar="DATE",
               help="Last day this channel's consent is valid (YYYY-MM-DD), or 'none' to remove it. "
                    "Left unchanged when not given.")
 @click.option("--reason", default=None, help="Why (kept in the history), e.g. 'letter from parent, 3 May'.")
 @json_option
 @workspace_option
-def set_cmd(ws, person, channel, status, expires, reason, as_json):
-    """Set one person's consent on one channel."""
+def set_cmd(ws, person, channel, status, expires, reason, as_json, never_publish, biometric):
+    """Set a person's consent on one channel (or --channel all), and/or --never-publish, --biometric."""
+    from pipeline.consent_changes.register_set import apply_set
+
     clear = expires is not None and expires.strip().lower() in ("none", "")
     when = None if expires is None or clear else _parse_cli_date(expires.strip())
-    updated = register.set_consent(
-        ws.db, person, channel, status, expires=when, clear_expires=clear,
-        reason=reason or "set with 'pipeline consent set'", actor=actor_name(), channels=ws.config.channels)
+    result = apply_set(ws, person, channel=channel, status=status, expires=when, clear_expires=clear,
+                       never_publish=None if never_publish is None else never_publish.lower() == "yes",
+                       biometric=None if biometric is None else biometric.lower() == "yes",
+                       reason=reason, actor=actor_name())
     today = date.today()
-    report = _propagate(ws, [person], "consent set")  # (review issue) reach released images
+    updated = result.person
     if as_json:
-        print_json({**_person_json(updated, ws.config.channels, today, None), "propagation": report.to_json()})
+        print_json({**_person_json(updated, ws.config.channels, today, None),
+                    "propagation": result.report.to_json(), "reference_photos_erased": result.erased})
         return
-    c = updated.consents[channel]
-    click.echo(f"{updated.person_id} on {channel}: {c.status}"
-               + (f" until {c.expires.isoformat()}" if c.expires else "")
-               + f" (now counts as {updated.effective_status(channel, today)}).")
-    _echo_report(report)
+    for ch in result.channels:
+        c = updated.consents[ch]
+        click.echo(f"{updated.person_id} on {ch}: {c.status}"
+                   + (f" until {c.expires.isoformat()}" if c.expires else "")
+                   + f" (now counts as {updated.effective_status(ch, today)}).")
+    if never_publish is not None:
+        click.echo(f"{updated.person_id}: never publish is {'YES' if updated.never_publish else 'no'}.")
+    if biometric is not None:
+        click.echo(f"{updated.person_id}: biometric consent is {'yes' if updated.biometric else 'no'}"
+                   + (f"; {result.erased} reference photo{'s' if result.erased != 1 else ''} erased"
+                      if result.erased else "") + ".")
+    _echo_report(result.report)
 
 
 # ---------------------------------------------------------------- list / show
@@ -145,9 +185,11 @@ def _person_json(p: Person, channels: list[str], today: date, photos: int | None
         "person_id": p.person_id, "given_name": p.given_name, "family_name": p.family_name,
         "group": p.group, "role": p.role, "expires": p.expires.isoformat() if p.expires else None,
         "never_publish": p.never_publish, "forgotten": p.forgotten, "consents": consents,
+        "biometric": p.biometric,
     }
     if photos is not None:
         out["reference_photos"] = photos
+        out["recognised"] = bool(p.biometric and not p.forgotten and photos)
     return out
 
 
@@ -163,30 +205,40 @@ def list_cmd(ws, as_json):
     counts = register.reference_photo_counts(ws.db)
     channels = ws.config.channels
     today = date.today()
+    warnings: dict[str, list] = {}
+    for p in people.values():
+        warnings[p.person_id] = lifecycle.person_warnings(p, counts.get(p.person_id, 0), channels, today)
     if as_json:
-        print_json([_person_json(p, channels, today, counts.get(p.person_id, 0)) for p in people.values()])
+        print_json([{**_person_json(p, channels, today, counts.get(p.person_id, 0)),
+                     "warnings": [w.to_json() for w in warnings[p.person_id]]} for p in people.values()])
         return
     if not people:
         click.echo("The register is empty. Add people with: pipeline consent import register.csv")
         return
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title=f"Consent register ({len(people)} people, as of {today.isoformat()})")
-    for col in ("ID", "Name", "Group", "Role", *channels, "Never publish", "Photos"):
+    for col in ("ID", "Name", "Group", "Role", *channels, "Never publish", "Biometric", "Photos"):
         table.add_column(col, no_wrap=col != "Name")
     for p in people.values():
         cells = []
         for ch in channels:
             eff = p.effective_status(ch, today)
             cells.append(f"[{STYLE[eff]}]{eff}[/]")
+        biometric = ("-" if p.forgotten else "yes" if p.biometric
+                     else "[yellow]no: never recognised, always blurred as unknown[/]")
         table.add_row(p.person_id, p.display_name, p.group, p.role, *cells,
-                      "[bold red]YES[/]" if p.never_publish else "no", str(counts.get(p.person_id, 0)))
+                      "[bold red]YES[/]" if p.never_publish else "no", biometric, str(counts.get(p.person_id, 0)))
     stream = sys.stdout
     console = Console(file=stream)
     if not console.is_terminal:  # piped or redirected: no 80-column squeeze
         console = Console(file=stream, width=200)
     console.print(table)
+    for items in warnings.values():
+        for w in items:
+            console.print(f"[yellow]WARNING:[/] {escape(w.message)}", highlight=False, markup=True)
 
 
 @consent.command()
@@ -205,6 +257,7 @@ def show(ws, person, as_json):
     if as_json:
         out = _person_json(p, channels, today, len(photos))
         out["reference_photo_files"] = photos
+        out["warnings"] = [w.to_json() for w in lifecycle.person_warnings(p, len(photos), channels, today)]
         out["history"] = [{"at": h["at"], "channel": h["channel"], "field": h["field"], "old": h["old_value"],
                            "new": h["new_value"], "reason": h["reason"], "actor": h["actor"]} for h in hist]
         print_json(out)
@@ -214,7 +267,14 @@ def show(ws, person, as_json):
     if p.never_publish:
         click.echo("NEVER PUBLISH: any photo in which this person may appear is blocked on every channel.")
     if p.forgotten:
-        click.echo("Forgotten: name and reference photos erased.")
+        erased_on = ws.db.execute("SELECT forgotten_at FROM people WHERE person_id=?", (person,)).fetchone()[0]
+        click.echo(f"Forgotten: name and biometric data erased on {erased_on[:10]}. Imports skip this id; "
+                   f"'pipeline consent restore {person} --reason \"…\"' brings it back.")
+    elif p.biometric:
+        click.echo("Biometric consent: yes (reference photos may be enrolled and used to recognise them).")
+    else:
+        click.echo("Biometric consent: no. No reference photo is kept, so this person is never recognised "
+                   "and is always blurred as unknown.")
     for ch in channels:
         c = p.consents.get(ch)
         eff = p.effective_status(ch, today)
@@ -224,6 +284,8 @@ def show(ws, person, as_json):
             detail = c.status + (f", until {c.expires.isoformat()}" if c.expires else "")
         click.echo(f"  {ch:<12} {eff:<10} ({detail})")
     click.echo(f"Reference photos: {len(photos)}" + (": " + ", ".join(x["file"] for x in photos) if photos else ""))
+    for w in lifecycle.person_warnings(p, len(photos), channels, today):
+        click.echo(f"WARNING: {w.message}")
     click.echo("History:")
     for h in hist:
         what = f"{h['channel']} {h['field']}" if h["channel"] else h["field"]
@@ -249,12 +311,45 @@ def forget(ws, person, yes):
                                 "(no one is at the keyboard to answer the question).")
         click.confirm(f"Forget {person} ({p.display_name})? This erases their name and reference photos "
                       "and cannot be undone", abort=True)
-    from processors.names import NamedPerson
+    from pipeline.consent_changes.erasure import forget_everywhere
 
-    named = [NamedPerson(p.person_id, p.given_name or "", p.family_name or "")] if p.given_name and p.family_name else []
-    register.forget_person(ws.db, person, actor=actor_name())
+    result = forget_everywhere(ws, person, actor=actor_name())
     click.echo(f"{person} forgotten: name and reference photos erased; the history keeps only the id.")
-    _echo_report(_propagate(ws, [person], "consent forget", forgotten=named))
+    _echo_report(result.report)
+    for line in result.lines():
+        click.echo(line)
+
+
+# ---------------------------------------------------------------- restore
+
+@consent.command()
+@click.argument("person")
+@click.option("--reason", required=True, help="Why this erased id comes back (kept in the history).")
+@workspace_option
+def restore(ws, person, reason):
+    """Bring a forgotten (erased) id back; recorded. The next 'consent import' fills in name and consent."""
+    p = lifecycle.restore_person(ws.db, person, reason=reason, actor=actor_name())
+    click.echo(f"{p.person_id} is back in the register with no name, no consent and no biometric consent; "
+               "import the register (or use 'pipeline consent set') to fill them in.")
+
+
+# ---------------------------------------------------------------- check (issue 20)
+
+@consent.command()
+@json_option
+@workspace_option
+def check(ws, as_json):
+    """Check the register can tell its people apart: the calibrated identification rule and its
+    basis, pupils with too few, old, alike or misleading reference photos, look-alike pairs, and
+    people with consent but no reference photo."""
+    from consent.identification.check import check_register
+
+    result = check_register(ws.db, ws.config["faces"], ws.config.channels, date.today())
+    if as_json:
+        print_json(result.to_json())
+        return
+    for line in result.lines():
+        click.echo(line)
 
 
 # ---------------------------------------------------------------- expire (review issue)

@@ -1,18 +1,20 @@
 """The ``pipeline`` command (click). Each command group lives in its own module."""
 from __future__ import annotations
 
+import os
 import sys
 
 import click
 
 from consent.register import RegisterError
 from pipeline.config import ConfigError
-from pipeline.errors import UserError
+from pipeline.errors import UserError, failure_sentence
 from pipeline.workspace import WorkspaceError, init_workspace
 
 
 class FriendlyGroup(click.Group):
-    """Turns expected failures into one plain sentence on stderr and exit code 2."""
+    """Turns every failure into one plain sentence on stderr and exit code 2, never a traceback
+    (``PIPELINE_DEBUG=1`` shows the traceback of an unexpected one)."""
 
     def invoke(self, ctx):
         try:
@@ -20,6 +22,13 @@ class FriendlyGroup(click.Group):
         except (UserError, WorkspaceError, ConfigError, RegisterError) as exc:
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(getattr(exc, "exit_code", 2))
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as exc:
+            if os.environ.get("PIPELINE_DEBUG"):
+                raise
+            click.echo(f"Error: {failure_sentence(exc)}", err=True)
+            ctx.exit(2)
 
 
 @click.group(cls=FriendlyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -51,6 +60,7 @@ def _register_commands() -> None:
     main.add_command(process.process)
     main.add_command(watch.watch)
     main.add_command(watch.purge)
+    main.add_command(watch.recover)
     main.add_command(review.review)
     main.add_command(pull.pull)
     main.add_command(audit.audit)

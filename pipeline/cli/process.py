@@ -10,6 +10,7 @@ from pipeline.cli.common import executor_options, json_option, print_json, works
 from pipeline.errors import UserError
 from pipeline.batch.inputs import collect_inputs, largest_first
 from pipeline.progress import progress_bar
+from processors.gate import display
 
 STATUS_STYLE = {"released": "green", "review": "yellow", "blocked": "red", "rejected": "red"}
 
@@ -28,11 +29,12 @@ def process(ws, paths, caption, executor_kind, scheduler, workers, as_json):
     """
     missing = [p for p in paths if not Path(p).exists() and not Path(p).is_symlink()]
     if missing:
-        raise UserError(f"Not found: {', '.join(missing)}. Check the path and try again.")
+        raise UserError(f"Not found: {', '.join(display(m) for m in missing)}. Check the path and try again.")
     inputs = collect_inputs([Path(p) for p in paths])
     if not inputs:
-        raise UserError("No photos found in " + ", ".join(paths) + ".")
+        raise UserError("No photos found in " + ", ".join(display(p) for p in paths) + ".")
     from rich.console import Console
+    from rich.markup import escape
 
     from pipeline.batch.runner import Batch
     from pipeline.batch.executor import ExecutorError, make_executor
@@ -51,14 +53,15 @@ def process(ws, paths, caption, executor_kind, scheduler, workers, as_json):
     console = Console(stderr=True)
     inbox = (ws.root / "inbox").resolve()
     with executor, progress_bar(len(inputs), "Processing photos", console) as advance:
-        for record in Batch(ws, executor, caption=caption, inbox=inbox).run(inputs):
+        for record in Batch(ws, executor, caption=caption, inbox=inbox,
+                                  roots=[Path(p) for p in paths]).run(inputs):
             counts[record["status"]] = counts.get(record["status"], 0) + 1
             if as_json:
                 print_json(record)
             else:
                 style = STATUS_STYLE[record["status"]]
-                console.print(f"[{style}]{record['status']:9}[/] {record['source']} — {record['reason']}",
-                              highlight=False, markup=True)
+                console.print(f"[{style}]{record['status']:9}[/] {escape(record['source'])} — "
+                              f"{escape(record['reason'])}", highlight=False, markup=True)
                 for channel, out in record.get("outputs", {}).items():
                     console.print(f"          {channel}: {out}", highlight=False)
             advance()

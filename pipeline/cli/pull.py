@@ -29,7 +29,10 @@ def pull(ws, channel, dest, since, again, takedowns, done_ids, as_json):
     'pipeline pull --takedowns' lists copies handed out before that a consent change has made
     out of date: take them down from the channel, then record it with --takedowns --done N.
     """
-    if takedowns or done_ids:  # (review issue) takedowns after consent changes
+    if done_ids and not takedowns:
+        raise UserError("--done N records that takedown N was carried out and goes with --takedowns: "
+                        "pipeline pull --takedowns --done N.")
+    if takedowns:  # (review issue) takedowns after consent changes
         _takedowns(ws, done_ids, as_json)
         return
     if not channel or not dest:

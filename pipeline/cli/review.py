@@ -102,7 +102,8 @@ def review_decide(ws, image_id, face, as_person, do_release, do_block, by, as_js
             return
     if do_block:
         result = rv.block(ws, image_id, actor=actor)
-        _say(result, as_json, f"Image {image_id} blocked: nothing from it will be released.")
+        _say(result, as_json, f"Image {image_id}: {result['reason']}." if result.get("kind")
+             else f"Image {image_id} blocked: nothing from it will be released.")
         return
     result = rv.release(ws, image_id, actor=actor)
     lines = [f"Image {image_id} released: {result['reason']}."]

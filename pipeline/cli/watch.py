@@ -37,11 +37,18 @@ def watch(ws, once, verbose, as_json):
     SIGTERM: the photos in hand are finished first. With --once: drain the inbox and exit
     (exit code 1 if any input was rejected or could not be handled).
     """
+    from watch_folders.locks import WatcherRunning
     from watch_folders.watcher import run_watch
 
     handler = _log_to_stderr(verbose)
     try:
         summary = run_watch(ws, once=once, actor=actor_name(), on_record=print_json if as_json else None)
+    except WatcherRunning as exc:
+        if not once:
+            raise
+        # cron's --once next to the service: the work is being done, so this is not an error
+        click.echo(f"Nothing to do: {exc.running_sentence()}", err=True)
+        sys.exit(0)
     finally:
         logging.getLogger("pipeline.watch").removeHandler(handler)
     if once:
@@ -72,3 +79,32 @@ def purge(ws, dry_run, as_json):
             click.echo(f"Could not remove {err['file']} (job {err['job_id']}): {err['error']}. "
                        "Check the permissions of that folder and run 'pipeline purge' again.", err=True)
     sys.exit(1 if result["errors"] else 0)
+
+
+@click.command()
+@json_option
+@workspace_option
+def recover(ws, as_json):
+    """Finish what a crash or power cut left in flight (jobs received or processing), then exit.
+
+    The watcher does this itself each time it starts; use this after a crash of 'pipeline process'.
+    Exit code 1 if any of the finished jobs was rejected.
+    """
+    from watch_folders.locks import WatcherRunning
+    from watch_folders.recover import recover_workspace
+
+    try:
+        records = recover_workspace(ws, actor=actor_name())
+    except WatcherRunning as exc:
+        click.echo(f"Nothing to do: {exc.running_sentence()}", err=True)
+        sys.exit(0)
+    for record in records:
+        if as_json:
+            print_json(record)
+        else:
+            from processors.gate import display
+
+            click.echo(f"{record['status']:9} {display(record['source'])} — {record['reason']}")
+    if not as_json:
+        click.echo(f"Finished {len(records)} interrupted job{'s' if len(records) != 1 else ''}.", err=True)
+    sys.exit(1 if any(r["status"] == "rejected" for r in records) else 0)

@@ -12,8 +12,10 @@ and for each live output:
   ``release_when_all_blurred = false``, a channel on which every face has just become blurred).
 
 Redaction only ever grows here: a face redacted on a channel stays redacted, even if consent is
-granted again later (process the photo again for that). When the original is no longer kept
-(purged after ``retention_days``), the released file itself is redacted further instead.
+granted again later (that becomes a "consent renewed" review item: ``pipeline.consent_changes.renewed``).
+When the original is no longer kept (purged after ``retention_days``), the released file itself is
+redacted further instead. When the kept original's bytes changed (SHA-256), nothing is re-rendered
+from it: every released copy is retracted and the photo held for review, with the reason recorded.
 
 Every change is recorded (output_changes, events). Outputs the comms lead already pulled
 (``pipeline pull``) become takedowns: listed in the command output and by ``pipeline pull --takedowns``.
@@ -35,8 +37,10 @@ from consent.database import now_iso, transaction
 from consent.register import record_event
 from pipeline.context import RunContext
 from pipeline.render import redacted_boxes, render_channels
-from pipeline.consent_changes.rerender import (OriginalMissing, decode_original, load_faces, original_bytes, redecided,
-                               refresh_preview, render_lock, save_decisions, update_result)
+from pipeline.consent_changes.originals import hold_reason, record_changed_original
+from pipeline.consent_changes.rerender import (OriginalChanged, OriginalMissing, decode_original, load_faces,
+                                               original_bytes, redecided, refresh_preview, render_lock,
+                                               save_decisions, update_result)
 from processors.names import NamedPerson, find_names, scrub_caption
 from processors.output import write_atomic
 
@@ -337,6 +341,10 @@ def _propagate_job(ws, ctx, job_id: int, named: list[NamedPerson], cause: str, a
             continue
         try:
             image, faces = source.for_channel(o, final)
+        except OriginalChanged as exc:
+            # Never re-render from bytes that are not the ones checked: take every copy down and hold it.
+            _hold_changed_original(ws, job, exc, cause, actor, report)
+            return
         except OriginalMissing as exc:
             # Nothing left to redact from: the file must not stay out with the face shown.
             _unlink(path)
@@ -437,6 +445,33 @@ def _takedowns(conn, output, change_id: int, action: str, reason: str, at: str) 
     return out
 
 
+def _hold_changed_original(ws, job, exc: OriginalChanged, cause: str, actor: str,
+                           report: PropagationReport) -> None:
+    """The kept original changed under the pipeline: retract every released copy, hold the photo, record it."""
+    conn = ws.db
+    outputs = conn.execute("SELECT * FROM outputs WHERE job_id=? AND state='live' ORDER BY channel",
+                           (job["id"],)).fetchall()
+    for o in outputs:
+        _unlink(ws.root / o["path"])
+        _unlink((ws.root / o["path"]).with_suffix(".txt"))
+    reason = hold_reason(exc)
+    at = now_iso()
+    with transaction(conn):
+        for o in outputs:
+            conn.execute("UPDATE outputs SET state='retracted', updated_at=? WHERE id=?", (at, o["id"]))
+            cur = conn.execute(
+                "INSERT INTO output_changes(output_id, job_id, channel, action, old_sha256, new_sha256, people,"
+                " cause, at, actor) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (o["id"], job["id"], o["channel"], "retracted", o["sha256"], None, "[]", cause, at, actor))
+            report.changes.append(Change(job["id"], o["channel"], o["path"], "retracted", [],
+                                         "the kept original changed; held for review"))
+            report.takedowns.extend(_takedowns(conn, o, cur.lastrowid, "retracted", f"{cause}: {reason}", at))
+        conn.execute("UPDATE jobs SET status='review', reason=? WHERE id=?", (reason, job["id"]))
+        update_result(conn, job, status="review", reason=reason, outputs={}, captions={})
+        record_changed_original(conn, job, exc, actor=actor, during=cause)
+    report.problems.append(f"image {job['id']}: {reason}")
+
+
 class _Source:
     """Pixels to re-render from: the original when kept, else the released file itself."""
 
@@ -449,6 +484,8 @@ class _Source:
         if self._original is None and self._missing is None:
             try:
                 self._original = decode_original(self.ws, self.job, original_bytes(self.ws, self.job))
+            except OriginalChanged:
+                raise
             except OriginalMissing as exc:
                 self._missing = exc
         if self._original is not None:

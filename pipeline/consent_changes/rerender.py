@@ -42,6 +42,14 @@ class OriginalMissing(Exception):
     """The untouched original is no longer kept (purged, or removed by hand)."""
 
 
+class OriginalChanged(OriginalMissing):
+    """The kept original's bytes are not the ones processed (SHA-256 differs): nothing may be made from them."""
+
+    def __init__(self, message: str, job_id: int, expected: str, found: str):
+        super().__init__(message)
+        self.job_id, self.expected, self.found = job_id, expected, found
+
+
 def load_faces(conn: sqlite3.Connection, job_id: int) -> list[dict]:
     """The faces stored for a job, in index order, as the dicts the analysis and rendering use."""
     faces = []
@@ -61,7 +69,9 @@ def confirmations(faces: list[dict], people: dict) -> dict[int, str]:
 
     A reviewer's confirmation always counts. A face identified as someone who has since been
     forgotten (reference photos erased, so matching can no longer find them) stays that person,
-    so the policy treats it as "not in the register" (redacted) rather than as a stranger.
+    so the policy treats it as "not in the register" (redacted) rather than as a stranger. So does a
+    face identified as someone whose template was erased when another person was forgotten
+    (``pipeline.consent_changes.erasure``): it keeps the identity it was released with.
     """
     known = {}
     for i, f in enumerate(faces):
@@ -69,7 +79,7 @@ def confirmations(faces: list[dict], people: dict) -> dict[int, str]:
             known[i] = f["confirmed"]
         elif f.get("match") == "identified" and f.get("person"):
             person = people.get(f["person"])
-            if person is not None and person.forgotten:
+            if person is not None and (person.forgotten or f.get("encoding") is None):
                 known[i] = f["person"]
     return known
 
@@ -93,12 +103,37 @@ def job_row(conn: sqlite3.Connection, job_id: int) -> sqlite3.Row:
 
 
 def original_bytes(ws, job: sqlite3.Row) -> bytes:
+    """The kept original's bytes, checked against the SHA-256 recorded for them.
+
+    Raises OriginalMissing when it is gone, OriginalChanged when its bytes differ (edited in place, a
+    hard link overwritten from outside, swapped): nothing may be released or re-rendered from it.
+    """
+    import hashlib
+
     rel = job["original_path"]
     path = ws.root / rel if rel else None
+    if path is not None and path.is_symlink():
+        raise OriginalChanged(f"the kept original of image {job['id']} ({rel}) was replaced by a link to another file",
+                              job["id"], _expected_sha(job) or "", "symbolic link")
     if path is None or not path.is_file():
         raise OriginalMissing(f"the original of image {job['id']} is no longer kept"
                               + (f" ({rel})" if rel else ""))
-    return path.read_bytes()
+    data = path.read_bytes()
+    expected = _expected_sha(job)
+    found = hashlib.sha256(data).hexdigest()
+    if expected is None or found != expected:
+        raise OriginalChanged(
+            f"the kept original of image {job['id']} ({rel}) is not the photo that was processed: its content "
+            f"changed afterwards (SHA-256 {found[:12]}…, expected {(expected or 'none recorded')[:12]}…)",
+            job["id"], expected or "", found)
+    return data
+
+
+def _expected_sha(job: sqlite3.Row) -> str | None:
+    keys = job.keys()
+    if "original_sha256" in keys and job["original_sha256"]:
+        return job["original_sha256"]
+    return job["sha256"]
 
 
 def decode_original(ws, job: sqlite3.Row, data: bytes) -> Image.Image:

@@ -73,7 +73,30 @@ def _check_dest(ws, dest: Path) -> Path:
         dest.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UserError(f"cannot create {dest} ({exc.strerror or exc}). Check the path and your permissions.") from None
+    _check_writable(dest)
     return dest
+
+
+def cannot_write(dest: Path, exc: OSError) -> UserError:
+    """"cannot write to DIR: read-only file system" — one sentence, exit code 2."""
+    why = (exc.strerror or str(exc)).rstrip(".")
+    why = why[0].lower() + why[1:] if why else "unknown error"
+    return UserError(f"cannot write to {dest}: {why}. Choose a folder you can write to, or fix its permissions.")
+
+
+def _check_writable(dest: Path) -> None:
+    """Refuse at once a folder nothing can be written to (read-only or immutable), before anything is recorded."""
+    import tempfile
+
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".pull-check-", dir=dest)
+    except OSError as exc:
+        raise cannot_write(dest, exc) from None
+    os.close(fd)
+    try:
+        os.unlink(probe)
+    except OSError:
+        pass
 
 
 def _caption_source(image: Path) -> Path | None:
@@ -104,7 +127,10 @@ def pull(ws, channel: str, dest: Path | str, *, since: str | None = None, again:
         if row["pulled_before"] and not again:
             result.already_pulled += 1
             continue
-        item = _hand_over(ws, row, dest, result)
+        try:
+            item = _hand_over(ws, row, dest, result)
+        except OSError as exc:  # the folder became read-only or full while pulling
+            raise cannot_write(dest, exc) from None
         if item is None:
             continue
         with transaction(ws.db) as conn:

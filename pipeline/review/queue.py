@@ -24,9 +24,10 @@ from pipeline.captions import channel_captions
 from pipeline.context import RunContext
 from pipeline.errors import UserError
 from pipeline.render import remove_preview, render_channels
-from pipeline.consent_changes.rerender import (OriginalMissing, decode_original, job_row, load_faces, original_bytes,
-                               output_stem, redecided, refresh_preview, render_lock, save_decisions,
-                               update_result)
+from pipeline.consent_changes.originals import hold_reason, record_changed_original
+from pipeline.consent_changes.rerender import (OriginalChanged, OriginalMissing, decode_original, job_row,
+                                               load_faces, original_bytes, output_stem, redecided,
+                                               refresh_preview, render_lock, save_decisions, update_result)
 from processors.metadata import inspect_metadata
 from processors.output import encode_jpeg
 from processors.redact import head_region
@@ -39,8 +40,18 @@ UNKNOWN = "unknown"
 def held_images(ws, ctx: RunContext | None = None) -> list[dict]:
     """Every image waiting for a person's decision, oldest first (the ``review list --json`` records)."""
     ctx = (ctx or RunContext(ws)).refresh()
+    from pipeline.consent_changes import renewed
+
     rows = ws.db.execute("SELECT * FROM jobs WHERE state='done' AND status='review' ORDER BY id").fetchall()
-    return [_held_record(ws, ctx, job) for job in rows if _duplicate_of(job) is None]
+    return [_held_record(ws, ctx, job) for job in rows if _duplicate_of(job) is None] + renewed.items(ws)
+
+
+def _renewal(ws, job_id: int) -> bool:
+    """Whether ``job_id`` is a released photo with a "consent renewed" decision waiting (pipeline.consent_changes.renewed)."""
+    from pipeline.consent_changes import renewed
+
+    row = ws.db.execute("SELECT status FROM jobs WHERE id=?", (job_id,)).fetchone()
+    return row is not None and row[0] == "released" and bool(renewed.pending(ws.db, job_id))
 
 
 def _duplicate_of(job) -> int | None:
@@ -197,6 +208,10 @@ def release(ws, job_id: int, *, actor: str, ctx: RunContext | None = None) -> di
     Returns the DESIGN.md record of the image (status 'released', outputs per channel).
     Raises UserError (and keeps the image held) when a face may be a never-publish person.
     """
+    if _renewal(ws, job_id):
+        from pipeline.consent_changes import renewed
+
+        return renewed.release(ws, job_id, actor=actor, ctx=ctx)
     with render_lock(ws):  # a consent change applied meanwhile is seen, or sees this release
         return _release(ws, job_id, actor=actor, ctx=ctx)
 
@@ -222,6 +237,14 @@ def _release(ws, job_id: int, *, actor: str, ctx: RunContext | None) -> dict:
     try:
         data = original_bytes(ws, job)
         image = decode_original(ws, job, data)
+    except OriginalChanged as exc:
+        reason = hold_reason(exc)
+        with transaction(ws.db):
+            ws.db.execute("UPDATE jobs SET reason=? WHERE id=?", (reason, job_id))
+            update_result(ws.db, job, reason=reason)
+            record_changed_original(ws.db, job, exc, actor=actor, during="review release")
+        raise UserError(f"Image {job_id} was not released: {exc}. It stays held; block it with "
+                        f"'pipeline review decide {job_id} --block' and drop the original photo again.") from None
     except OriginalMissing as exc:
         raise UserError(f"Image {job_id} cannot be released: {exc}. Block it with "
                         f"'pipeline review decide {job_id} --block' and ask for the photo to be dropped again.") from None
@@ -266,7 +289,13 @@ def _release(ws, job_id: int, *, actor: str, ctx: RunContext | None) -> dict:
 
 
 def block(ws, job_id: int, *, actor: str) -> dict:
-    """Block a held image: it is never released; its preview is removed."""
+    """Block a held image: it is never released; its preview is removed.
+
+    For a "consent renewed" item the photo is left as released (still blurred there)."""
+    if _renewal(ws, job_id):
+        from pipeline.consent_changes import renewed
+
+        return renewed.dismiss(ws, job_id, actor=actor)
     job = _held_job(ws, job_id)
     reason = f"blocked on review by {actor}"
     at = now_iso()
@@ -315,7 +344,10 @@ def face_crop(ws, job_id: int, face_idx: int, *, size: int = 240) -> bytes:
     face = next((f for f in load_faces(ws.db, job_id) if f["idx"] == face_idx), None)
     if face is None:
         raise UserError(f"Image {job_id} has no face {face_idx}.")
-    image = decode_original(ws, job, original_bytes(ws, job))
+    try:
+        image = decode_original(ws, job, original_bytes(ws, job))
+    except OriginalMissing as exc:
+        raise UserError(f"Face {face_idx} of image {job_id} cannot be shown: {exc}.") from None
     crop = image.crop(head_region(face["box"], image.size, 0.3))
     return encode_jpeg(crop, max_edge=size, quality=85)
 

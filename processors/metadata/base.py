@@ -5,12 +5,21 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
-FOUND_TAGS = ("exif", "gps", "xmp", "iptc", "thumbnail", "maker_notes", "comment", "icc_profile",
-              "camera_serial", "owner", "caption", "xmp_person_names", "date_taken")
+from processors.gate.budget import Budget
 
-MAX_XMP_BYTES = 16 * 1024 * 1024
+FOUND_TAGS = ("exif", "gps", "xmp", "iptc", "thumbnail", "maker_notes", "comment", "icc_profile",
+              "camera_serial", "owner", "caption", "xmp_person_names", "date_taken", "metadata_not_read")
+
+MAX_XMP_BYTES = 16 * 1024 * 1024   # how far the end of one packet is looked for
 MAX_TEXT_BYTES = 4 * 1024 * 1024  # per decompressed PNG text chunk
 MAX_PACKETS = 16
+# The budget of one file (issue 16): metadata is read for the record and the audit, so a file made
+# of XMP packets (189 MB of them) must cost seconds, not minutes and gigabytes. Whatever is over the
+# budget is not parsed; the report says so (``metadata_not_read`` and a problem in plain words).
+# Real packets are a few KB (Lightroom with a long history: a few hundred KB).
+XMP_BUDGET_BYTES = 4 * 1024 * 1024
+EXIF_BUDGET_BYTES = 8 * 1024 * 1024
+METADATA_SECONDS = 5.0
 
 @dataclass
 class MetadataReport:
@@ -35,6 +44,10 @@ class _Parts:
     png_texts: list[tuple[str, str]] = field(default_factory=list)
     flags: set[str] = field(default_factory=set)
     problems: list[str] = field(default_factory=list)
+    xmp_budget: Budget = field(default_factory=lambda: Budget(XMP_BUDGET_BYTES, MAX_PACKETS, METADATA_SECONDS))
+    exif_budget: Budget = field(default_factory=lambda: Budget(EXIF_BUDGET_BYTES, MAX_PACKETS, METADATA_SECONDS))
+    unread_bytes: int = 0       # metadata over the budget, left unparsed
+    unread_blocks: int = 0
 
     def add_exif(self, blob: bytes) -> None:
         if blob.startswith(b"Exif\x00"):
@@ -42,12 +55,30 @@ class _Parts:
         if len(blob) >= 8:
             self.flags.add("exif")
             if blob not in self.exif:
-                self.exif.append(blob)
+                if self.exif_budget.take(len(blob), "EXIF block"):
+                    self.exif.append(blob)
+                else:
+                    self._unread(len(blob))
 
     def add_xmp(self, packet: bytes) -> None:
         self.flags.add("xmp")
-        if packet and packet not in self.xmp and len(self.xmp) < MAX_PACKETS:
-            self.xmp.append(packet[:MAX_XMP_BYTES])
+        if packet and packet not in self.xmp:
+            if self.xmp_budget.take(len(packet), "XMP packet"):
+                self.xmp.append(packet)
+            else:
+                self._unread(len(packet))
+
+    def _unread(self, nbytes: int) -> None:
+        self.unread_bytes += nbytes
+        self.unread_blocks += 1
+        self.flags.add("metadata_not_read")
+
+    def out_of_time(self) -> bool:
+        if self.xmp_budget.expired():
+            self.xmp_budget.check_quietly("metadata")
+            self.flags.add("metadata_not_read")
+            return True
+        return False
 
 
 def _text(raw: bytes) -> str:

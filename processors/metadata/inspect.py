@@ -58,6 +58,8 @@ def _inspect(data: bytes, report: MetadataReport) -> None:
     for step in (lambda: _read_iptc(parts, report, dates),
                  lambda: _read_exif(parts, report, dates, data, kind),
                  lambda: _read_xmp(parts, report, names, dates)):
+        if parts.out_of_time():
+            break
         try:
             step()
         except Exception:
@@ -79,5 +81,10 @@ def _inspect(data: bytes, report: MetadataReport) -> None:
             break
     if embedded_caption(report):
         parts.flags.add("caption")
+    if "metadata_not_read" in parts.flags:
+        over = parts.xmp_budget.over + parts.exif_budget.over
+        size = f" ({parts.unread_bytes / 1e6:,.1f} MB in {parts.unread_blocks} block(s))" if parts.unread_bytes else ""
+        parts.problems.append(f"Some embedded metadata was not read{size}: " + "; ".join(_unique(over) or
+                              ["more than the reading budget"]) + ".")
     report.found = sorted(f for f in parts.flags if f in FOUND_TAGS)
     report.problems.extend(parts.problems)

@@ -58,7 +58,7 @@ def _walk_jpeg(data: bytes, parts: _Parts) -> None:
     # EXIF blocks of further pictures in the same file (multi-picture MPO files, trailers).
     # A marker cannot occur inside entropy-coded data (0xFF is always stuffed there).
     for m in _APP1_EXIF.finditer(data, pos):
-        if len(parts.exif) >= MAX_PACKETS:
+        if len(parts.exif) >= MAX_PACKETS or parts.out_of_time():
             break
         length = int.from_bytes(m.group(1), "big")
         start = m.start() + 4

@@ -43,18 +43,27 @@ _XMP_END = re.compile(rb"</x:x[am]pmeta\s*>")
 
 def _find_xmp_in_bytes(data: bytes, parts: _Parts) -> None:
     pos = 0
-    while len(parts.xmp) < MAX_PACKETS:
+    while True:
         m = _XMP_START.search(data, pos)
         if not m:
+            break
+        if parts.unread_blocks >= MAX_PACKETS or parts.out_of_time():
+            parts.flags.update(("xmp", "metadata_not_read"))  # more packets: not even located one by one
             break
         end = _XMP_END.search(data, m.end(), m.start() + MAX_XMP_BYTES)
         if not end:
             parts.flags.add("xmp")
             parts.problems.append("An XMP packet is cut off.")
             break
-        parts.add_xmp(data[m.start():end.end()])
+        size = end.end() - m.start()
+        if size > parts.xmp_budget.max_bytes - parts.xmp_budget.bytes:  # never copied, never parsed
+            parts.flags.add("xmp")
+            parts.xmp_budget.take(size, "XMP packet")
+            parts._unread(size)
+        else:
+            parts.add_xmp(data[m.start():end.end()])
         pos = end.end()
-    if not parts.xmp:
+    if not parts.xmp and not parts.unread_blocks:
         m = re.search(rb"<rdf:RDF\b", data)
         if m:
             end = data.find(b"</rdf:RDF>", m.end(), m.start() + MAX_XMP_BYTES)
@@ -150,6 +159,8 @@ def _ms_region_names(root: ET.Element) -> list[str]:
 def _read_xmp(parts: _Parts, report: MetadataReport, names: list[str], dates: list[str]) -> None:
     texts: dict[str, list[str]] = {}
     for packet in parts.xmp:
+        if parts.out_of_time():
+            break
         try:
             root = _parse_xmp(packet)
         except Exception:
