@@ -18,8 +18,9 @@ single-threaded, so two workers on two cores do not fight over them. They are st
 from this process after it loaded the models once (``preload_models``): a batch pays the imports
 and model loading once, not once per worker (~1 s of CPU each), and the workers share the models'
 memory. Forking is only done when this process runs a single thread (a fork copies no other
-thread, and a lock held by one would stay locked in the child) and the pool does not replace its
-workers (``max_tasks_per_child``); otherwise (e.g. a pool replaced mid-batch, the audit's pool)
+thread, and a lock held by one would stay locked in the child), its libraries are set to one thread
+each (several workers, or one core) and the pool does not replace its workers
+(``max_tasks_per_child``); otherwise (e.g. a pool replaced mid-batch, the audit's pool)
 workers are started with ``spawn`` and load the models themselves. A forked worker never touches
 the coordinator's database connection: it opens its own, and leaves with ``os._exit``.
 """
@@ -167,7 +168,9 @@ class LocalExecutor:
     def _ensure(self) -> ProcessPoolExecutor:
         if self._pool is None:
             single = self.workers > 1 or available_cores() == 1
-            fork = can_fork(self.max_tasks_per_child) and preload_models(single)
+            # Forked workers inherit this process's native thread pools too (OpenCV's), which Python
+            # cannot see: only fork once this process is set to one thread per library (``single``).
+            fork = single and can_fork(self.max_tasks_per_child) and preload_models(single)
             self.start_method = "fork" if fork else "spawn"
             self._pool = ProcessPoolExecutor(
                 max_workers=self.workers, mp_context=multiprocessing.get_context(self.start_method),
