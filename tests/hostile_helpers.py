@@ -1,7 +1,7 @@
 """Hostile inputs (issue 16), small or sparse so the tests stay fast, and a CLI runner that bounds
 each command: no traceback on any stream, finished within ``TIME_BOUND`` seconds (a hang guard,
-not a benchmark) and within ``MEMORY_BOUND_MB`` of peak resident memory per process (measured with
-``resource.getrusage`` inside the command's own process and its waited-for workers)."""
+not a benchmark) and within ``MEMORY_BOUND_MB`` of peak resident memory per process (measured inside
+the command's own process: its VmHWM, and ``getrusage(RUSAGE_CHILDREN)`` for its workers)."""
 from __future__ import annotations
 
 import io
@@ -20,7 +20,15 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _WRAPPER = r"""
 import atexit, os, resource, sys
 def _report():
-    me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # VmHWM: this process's own peak since exec (ru_maxrss would carry the test runner's peak over
+    # the fork); the workers' peaks come from RUSAGE_CHILDREN (they are forked from this process)
+    me = 0
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                me = int(line.split()[1])
+    if not me:
+        me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     with open(os.environ["HOSTILE_RSS_FILE"], "w") as fh:
         fh.write(f"{me} {kids}")
@@ -144,4 +152,6 @@ def make_hostile_tree(root: Path, outside: Path) -> dict[bytes, str]:
     made[b"link.jpg"] = "symlink to a photo"
     os.symlink(outside / "folder", os.path.join(b, b"linked folder"))
     made[b"linked folder"] = "symlinked folder"
+    os.symlink(b"/nonexistent/caf\xe9.jpg", os.path.join(b, b"dangling.jpg"))
+    made[b"dangling.jpg"] = "dangling link with a non-UTF-8 target"
     return made

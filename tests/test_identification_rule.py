@@ -182,17 +182,19 @@ def test_enrolment_guard_refuses_a_photo_of_someone_else():
 def test_calibration_is_stored_with_its_basis_and_follows_the_reference_photos(tmp_path):
     from consent import database
     from consent import schema as consent_schema
+    from consent import privacy_schema
     from consent.identification import store
 
     conn = database.connect(tmp_path / "db.sqlite")
     database.migrate(conn, "consent", consent_schema.MIGRATIONS)
+    database.migrate(conn, privacy_schema.COMPONENT, privacy_schema.MIGRATIONS)
     database.migrate(conn, "identification", store.MIGRATIONS)
     pop = Population(seed=8)
     ids, refs = pop.register(40, refs=(2,))
     now = database.now_iso()
     for pid in sorted(set(ids)):
-        conn.execute("INSERT INTO people(person_id, given_name, family_name, created_at, updated_at) VALUES (?,?,?,?,?)",
-                     (pid, "G", "F", now, now))
+        conn.execute("INSERT INTO people(person_id, given_name, family_name, created_at, updated_at, biometric)"
+                     " VALUES (?,?,?,?,?,1)", (pid, "G", "F", now, now))
     for k, (pid, v) in enumerate(zip(ids, refs)):
         conn.execute("INSERT INTO reference_encodings(person_id, source_name, source_sha256, box, encoding, created_at)"
                      " VALUES (?,?,?,?,?,?)", (pid, f"{k}.jpg", f"{k:064x}", "[0,1,1,0]",

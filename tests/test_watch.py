@@ -198,10 +198,13 @@ def test_second_watcher_is_refused_plainly(tmp_path):
     proc = start_watcher(root, log)
     try:
         wait_for(lambda: "watching" in log.read_text(), 60, "the watcher to start")
-        r = run_pipeline("--workspace", root, "watch", "--once", cwd=REPO)
+        r = run_pipeline("--workspace", root, "watch", cwd=REPO)
         assert r.returncode == 2
         assert r.stderr.startswith("Error: another 'pipeline watch'") and str(proc.pid) in r.stderr
         assert "Traceback" not in r.stderr
+        # issue 16: cron's `watch --once` beside the service says so and exits 0 (the work is being done)
+        r = run_pipeline("--workspace", root, "watch", "--once", cwd=REPO)
+        assert r.returncode == 0 and "already running" in r.stderr and str(proc.pid) in r.stderr
         assert stop(proc, signal.SIGINT) == 0
     finally:
         if proc.poll() is None:

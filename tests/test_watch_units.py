@@ -191,7 +191,7 @@ def test_decode_problem_finds_truncated_empty_and_non_images(tmp_path):
 def test_names_for_logs_and_new_file_names():
     assert for_log("inbox/a\nb\tc\x1b.jpg") == "inbox/a\\nb\\tc\\x1b.jpg"
     assert for_log("é\u202eg") == "é\\u202eg"
-    assert text(os.fsdecode(b"caf\xe9.jpg")) == "caf\ufffd.jpg"
+    assert text(os.fsdecode(b"caf\xe9.jpg")) == "caf\\xe9.jpg"   # issue 16: the byte shown escaped, not lost
     prefix = "w0123456789_"
     for name in ("é" * 200 + ".jpeg", "a" * 254, "x" * 240 + "." + "y" * 40, ".hidden", "a/b\nc.jpg",
                  os.fsdecode(b"\xff\xfe.jpg")):

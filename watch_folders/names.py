@@ -15,9 +15,10 @@ NAME_MAX = 255  # bytes, ext4/xfs/btrfs and most network shares
 
 
 def text(value: str | os.PathLike) -> str:
-    """A str that encodes to UTF-8: bytes that were not UTF-8 become U+FFFD."""
+    """A str that encodes to UTF-8: bytes that were not UTF-8 are shown escaped (``caf\\xe9.jpg``,
+    issue 16), so two names that differ only there stay apart in the records."""
     raw = os.fsencode(value)
-    return raw.decode("utf-8", errors="replace")
+    return raw.decode("utf-8", errors="backslashreplace")
 
 
 def for_log(value: str | os.PathLike) -> str:

@@ -1,19 +1,28 @@
 """Derive the identification rule from the register's own reference encodings.
 
 A never-enrolled child is identified as pupil P when their face is close enough to P's reference
-photos. How close *different* children of this register are to each other is measured on the
-register itself: every reference photo is compared with every *other* person (the distance to that
-person's closest reference photo). These are *impostor distances*. Their lower tail is fitted
-with a normal model (a straight line through the lowest 1 % of the sorted distances against the
-normal quantiles: a probit fit) and extrapolated to the chance ``target / N``, N being the number
-of people with reference photos: a face that belongs to nobody in the register meets N people, so
-the chance that it is identified as *anyone* is about ``N × F(t)``. The fit's own uncertainty
-(twice its spread when the register's people are drawn again with replacement) plus a fixed floor is taken off as a
-safety margin. A second condition bounds the *cohort score* of a face (how many standard
-deviations its nearest person stands out from its distances to everybody else) at the normal
-quantile of the same chance, which guards against faces that are close to many people at once
-(small, blurred or generic faces): measured in ``benchmarks/identification.py``, it removes the
-false identifications a distance threshold alone lets through.
+photos. How alike *different* children of this register are is measured on the register itself:
+every reference photo is compared with every *other* person (the distance to that person's
+closest reference photo). These are *impostor distances*: at 310 pupils with 1-2 photos each,
+about 140,000 of them. A face that belongs to nobody in the register meets all N people, so the
+chance that it is identified as *anyone* is about ``N × F``, F being the chance for one person:
+each condition is set at ``target / N``, so the more pupils, the stricter the rule.
+
+1. **Cohort score** (carries the target): how many standard deviations a face's nearest person
+   stands out from its distances to everybody else. Each reference photo's impostor distances,
+   scored against its own cohort, give the register's cohort-score distribution; the bound is the
+   normal quantile of ``target / N``, or the register's own fitted tail (minus ``Z_SAFETY``)
+   where that is heavier. Scoring each face against its own cohort removes what differs from face
+   to face (image quality, age, a generic face close to everybody).
+2. **Distance** (second line): the lowest 1 % of the impostor distances is fitted with a normal
+   lower tail (a probit line, made robust with Theil-Sen's median of slopes so that a pair of
+   twins or a child enrolled twice does not decide it for everybody), extrapolated to
+   ``DISTANCE_FACTOR × target / N``, less twice the fit's spread when the register's people are
+   drawn again with replacement (at least ``SAFETY_FLOOR``).
+
+A face must meet both (and the runner-up margin), so the chance of naming a stranger is at most
+the smaller of the two conditions' own chances. Both tails are fitted with the same code
+(:func:`fit_lower_tail`). Measured in ``benchmarks/identification.py``.
 
 With fewer than ``MIN_PEOPLE`` people there are too few impostor pairs to fit a tail: the rule
 falls back to a fixed, stricter-than-default distance and says so. ``match_tolerance`` and
@@ -28,12 +37,16 @@ from statistics import NormalDist
 
 import numpy as np
 
+METHOD_VERSION = "v2"        # part of every fingerprint: a new method recalibrates stored rules
 MIN_PEOPLE = 30              # fewer people with reference photos: not enough impostor pairs to fit a tail
 TAIL_FRACTION = 0.01         # the lowest 1 % of impostor distances are fitted ...
 MIN_TAIL_POINTS = 50         # ... and at least this many points
 SAFETY_FLOOR = 0.02          # distance always taken off the fitted threshold
 BOOTSTRAP = 20               # re-drawings of the register's people that measure the fit's spread
 FALLBACK_THRESHOLD = 0.40    # uncalibrated registers: identified only within this distance
+DISTANCE_FACTOR = 100        # the distance condition alone holds the chance to 100 x target (second line)
+Z_SAFETY = 0.25              # cohort standard deviations taken off the fitted cohort-score tail
+LOOKALIKE_Z_SLACK = 0.5      # look-alike pairs: within threshold + margin and this near the cohort bound
 _NORMAL = NormalDist()
 
 
@@ -54,7 +67,7 @@ class Calibration:
     note: str                    # one plain sentence for `consent check`
     fingerprint: str = ""        # what the rule was computed from (reference ids, target, settings)
     fit: dict = field(default_factory=dict)
-    lookalike_pairs: tuple = ()  # (person, person, distance): closer than threshold + margin
+    lookalike_pairs: tuple = ()  # (person, person, distance): the rule can hardly tell them apart
 
     @property
     def lookalike_people(self) -> set[str]:
@@ -92,17 +105,57 @@ def person_distances(person_ids, encodings: np.ndarray) -> tuple[list[str], np.n
     return people, owner, m
 
 
-def closest_pairs(people: list[str], owner: np.ndarray, m: np.ndarray, below: float) -> tuple:
-    """``(person, person, distance)`` for every two people whose reference photos come closer than
-    ``below``, closest first."""
+def closest_pairs(people: list[str], owner: np.ndarray, m: np.ndarray, below: float,
+                  z_below: float | None = None) -> tuple:
+    """``(person, person, distance)`` for every two people the rule can hardly tell apart, closest
+    first: a reference photo of one comes within ``below`` of the other and, when ``z_below`` is
+    given, its cohort score for them (against everybody but its own person) is at most ``z_below``
+    — as a stranger's face, the photo would be (or would nearly be) identified as the other."""
     n = len(people)
     pp = np.full((n, n), np.inf)
     for r, o in enumerate(owner):
-        pp[o] = np.minimum(pp[o], m[r])
+        row = m[r].copy()
+        row[o] = np.inf
+        hit = row < below
+        if z_below is not None and hit.any():
+            others = np.delete(m[r], o)
+            rest = np.delete(others, int(np.argmin(others)))
+            sd = float(rest.std(ddof=1)) if len(rest) > 1 else 0.0
+            z = (row - float(rest.mean())) / sd if sd > 0 else np.zeros_like(row)
+            hit &= z <= z_below
+        pp[o] = np.where(hit, np.minimum(pp[o], row), pp[o])
     pp = np.minimum(pp, pp.T)
-    i, j = np.nonzero(np.triu(pp < below, 1))
+    i, j = np.nonzero(np.triu(np.isfinite(pp), 1))
     pairs = sorted(((people[a], people[b], round(float(pp[a, b]), 4)) for a, b in zip(i, j)), key=lambda t: t[2])
     return tuple(pairs)
+
+
+def cohort_samples(owner: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """Cohort score of every (reference photo, other person) pair: the distance minus the mean of
+    the photo's distances to the other people (its nearest left out), over their standard deviation."""
+    out = []
+    for r in range(len(owner)):
+        row = np.delete(m[r], owner[r])
+        if len(row) < 4:
+            continue
+        rest = np.delete(row, int(np.argmin(row)))
+        sd = float(rest.std(ddof=1))
+        if sd > 0:
+            out.append((row - float(rest.mean())) / sd)
+    return np.concatenate(out) if out else np.zeros(0)
+
+
+def stands_out(row: np.ndarray, j: int, z_threshold: float | None) -> bool:
+    """Whether person ``j``'s distance passes the rule's cohort-score bound among ``row`` (the
+    photo's closest distance to each other person; its own person is ``inf``)."""
+    if z_threshold is None:
+        return True
+    finite = row[np.isfinite(row)]
+    rest = np.delete(finite, int(np.argmin(finite)))
+    if len(rest) < 3:
+        return True
+    sd = float(rest.std(ddof=1))
+    return sd <= 0 or (row[j] - float(rest.mean())) / sd <= z_threshold
 
 
 def impostor_samples(owner: np.ndarray, m: np.ndarray) -> np.ndarray:
@@ -181,7 +234,7 @@ def fingerprint(reference_keys, target: float, match_tolerance: float, margin: f
     h = hashlib.sha256()
     for key in reference_keys:
         h.update(f"{key}\n".encode())
-    h.update(f"{target!r} {match_tolerance!r} {margin!r} v1".encode())
+    h.update(f"{target!r} {match_tolerance!r} {margin!r} {METHOD_VERSION}".encode())
     return h.hexdigest()[:24]
 
 
@@ -206,23 +259,31 @@ def calibrate(person_ids, encodings, *, target: float = 1e-4, match_tolerance: f
             fingerprint=basis, lookalike_pairs=closest_pairs(people, owner, m, threshold + margin))
 
     chance = target / n_people
+    # 1. The cohort score carries the target on its own: a never-enrolled face's nearest person
+    #    stands out this far with chance target / N per person — the normal quantile, or the
+    #    register's own fitted cohort-score tail (minus a safety margin) where that is heavier.
+    z_samples = cohort_samples(owner, m)
+    za, zb, zk = fit_lower_tail(z_samples)
+    z_fitted = tail_quantile(za, zb, chance)
+    z_threshold = min(_NORMAL.inv_cdf(chance), z_fitted - Z_SAFETY)
+    # 2. The distance is a second line: its own tail model holds it to DISTANCE_FACTOR x target.
     samples = impostor_samples(owner, m)
     a, b, k = fit_lower_tail(samples)
-    fitted = tail_quantile(a, b, chance)
-    safety = max(SAFETY_FLOOR, 2 * _bootstrap_spread(owner, m, chance))
+    d_chance = min(0.5, target * DISTANCE_FACTOR) / n_people
+    fitted = tail_quantile(a, b, d_chance)
+    safety = max(SAFETY_FLOOR, 2 * _bootstrap_spread(owner, m, d_chance))
     threshold = min(match_tolerance, fitted - safety)
 
-    # Cohort score: were a face's distances to the people it is not normal around their mean, its
-    # nearest person would stand out this many standard deviations with chance target / N.
-    z_threshold = _NORMAL.inv_cdf(chance)
-
-    expected = n_people * tail_chance(a, b, threshold)
+    # Both must hold, so the chance is at most the smaller of the two conditions' own chances.
+    expected = n_people * min(tail_chance(a, b, threshold), tail_chance(za, zb, z_threshold), _NORMAL.cdf(z_threshold))
     lowest = float(samples.min())
-    method = "probit fit of the lowest impostor distances, extrapolated to target / people, minus a safety margin"
+    method = ("cohort score at the normal or fitted quantile of target / people; distance from a probit fit of "
+              f"the lowest impostor distances at {DISTANCE_FACTOR} x target / people, minus a safety margin")
     if threshold <= 0:
         threshold = 0.0
     note = (f"Calibrated on {n_people} people ({n_refs} reference photos, {pairs:,} comparisons between "
-            f"different people): a face is identified only within {threshold:.3f} of a person "
+            f"different people): a face is identified only when its nearest person stands out by "
+            f"{-z_threshold:.2f} standard deviations from everybody else and is within {threshold:.3f} "
             f"(closest different people here: {lowest:.3f}), so that at most about {_one_in(target)} faces of "
             "children who are not enrolled would be named as someone.")
     if threshold < 0.1:
@@ -232,12 +293,14 @@ def calibrate(person_ids, encodings, *, target: float = 1e-4, match_tolerance: f
     fit = {"intercept": round(a, 5), "slope": round(b, 5), "tail_points": k, "fitted_threshold": round(fitted, 4),
            "safety": round(safety, 4), "lowest_impostor_distance": round(lowest, 4),
            "impostor_median": round(float(np.median(samples)), 4),
-           "chance_per_person": chance}
+           "chance_per_person": chance, "distance_chance_per_person": d_chance,
+           "z_intercept": round(za, 5), "z_slope": round(zb, 5), "z_tail_points": zk, "z_fitted": round(z_fitted, 4),
+           "z_normal": round(_NORMAL.inv_cdf(chance), 4)}
     return Calibration(threshold=float(threshold), margin=margin, z_threshold=float(z_threshold), target=target,
                        people=n_people, references=n_refs, pairs=pairs, calibrated=True,
                        expected_false_rate=float(expected), method=method, note=note,
                        fingerprint=basis, fit=fit,
-                       lookalike_pairs=closest_pairs(people, owner, m, threshold + margin))
+                       lookalike_pairs=closest_pairs(people, owner, m, threshold + margin, z_threshold + LOOKALIKE_Z_SLACK))
 
 
 def _one_in(target: float) -> str:

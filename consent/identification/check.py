@@ -15,6 +15,7 @@ from datetime import date, datetime
 
 import numpy as np
 
+from consent.identification.calibration import stands_out
 from consent.identification.store import current_calibration
 from consent.register import load_people, load_reference_encodings
 
@@ -108,14 +109,14 @@ def check_register(conn: sqlite3.Connection, faces_cfg: dict, channels: list[str
 
     for pid, newest in conn.execute(
             "SELECT r.person_id, max(r.created_at) FROM reference_encodings r JOIN people p ON p.person_id = r.person_id "
-            "WHERE p.forgotten_at IS NULL GROUP BY r.person_id ORDER BY r.person_id"):
+            "WHERE p.forgotten_at IS NULL AND p.biometric = 1 GROUP BY r.person_id ORDER BY r.person_id"):
         age = (today - datetime.fromisoformat(newest).date()).days
         if age > MAX_REFERENCE_AGE_DAYS:
             result.too_old.append({"person_id": pid, "newest_enrolled": newest[:10], "days": age})
 
     files = [r[0] for r in conn.execute(
         "SELECT r.source_name FROM reference_encodings r JOIN people p ON p.person_id = r.person_id "
-        "WHERE p.forgotten_at IS NULL ORDER BY r.id")]
+        "WHERE p.forgotten_at IS NULL AND p.biometric = 1 ORDER BY r.id")]
     if len(ids):
         owners = np.asarray(ids, dtype=object)
         enc = np.asarray(encodings)
@@ -133,7 +134,12 @@ def check_register(conn: sqlite3.Connection, faces_cfg: dict, channels: list[str
             if other.any():
                 j = int(np.argmin(np.where(other, d[r], np.inf)))
                 nearest_own = float(np.min(np.where(own, d[r], np.inf)))
-                if d[r, j] <= cal.threshold or (np.isfinite(nearest_own) and d[r, j] < nearest_own):
+                per_person = {}
+                for q, dist in zip(owners[other], d[r][other]):
+                    per_person[q] = min(per_person.get(q, np.inf), dist)
+                row = np.array(list(per_person.values()))
+                named = d[r, j] <= cal.threshold and stands_out(row, int(np.argmin(row)), cal.z_threshold)
+                if named or (np.isfinite(nearest_own) and d[r, j] < nearest_own):
                     result.too_close.append({"person_id": pid, "photo": files[r] if r < len(files) else None, "looks_like": owners[j],
                                              "distance": round(float(d[r, j]), 4),
                                              "own_distance": None if not np.isfinite(nearest_own) else round(nearest_own, 4)})

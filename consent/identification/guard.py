@@ -2,8 +2,8 @@
 
 A new reference photo is refused when it is
 
-* within the identification rule of another person (the rule calibrated on the register as it
-  will be with the new photos), so that it could identify that person; or
+* identified as another person by the identification rule (distance and cohort score, calibrated
+  on the register as it will be with the new photos); or
 * closer to another person's reference photos than to the same person's other reference photos
   (a photo filed in the wrong folder, or of a sibling). When several photos of one person break
   this, the worst is refused first and the rest judged again against what remains, so that a
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from consent.identification.calibration import Calibration, calibrate
+from consent.identification.calibration import Calibration, calibrate, stands_out
 
 
 def screen(existing_ids: list[str], existing: np.ndarray, new_ids: list[str], new: np.ndarray, *,
@@ -33,19 +33,24 @@ def screen(existing_ids: list[str], existing: np.ndarray, new_ids: list[str], ne
     d = np.sqrt(np.maximum(sq[:, None] + sq[None, :] - 2.0 * everything @ everything.T, 0.0))
     np.fill_diagonal(d, np.inf)
     same = owners[:, None] == owners[None, :]
-    other_d = np.where(same, np.inf, d)
-    nearest_other = other_d.argmin(axis=1)
 
     reasons: list[str | None] = [None] * len(new)
     alive = np.ones(len(owners), dtype=bool)
+    people = sorted(set(owners.tolist()))
+    index = {p: n for n, p in enumerate(people)}
+    owner_ix = np.array([index[p] for p in owners])
     for k in range(len(new)):
         i = first + k
-        j = nearest_other[i]
-        if np.isfinite(other_d[i, j]) and other_d[i, j] <= cal.threshold:
-            who, pid = owners[j], owners[i]
-            reasons[k] = (f"looks like {who} (distance {other_d[i, j]:.2f}, within the rule that identifies {who}) — "
-                          f"check the folder; use a photo that shows {pid} alone")
-            alive[i] = False
+        row = np.full(len(people), np.inf)
+        np.minimum.at(row, owner_ix, d[i])
+        row[index[owners[i]]] = np.inf
+        j = int(np.argmin(row))
+        if not np.isfinite(row[j]) or row[j] > cal.threshold or not stands_out(row, j, cal.z_threshold):
+            continue
+        who, pid = people[j], owners[i]
+        reasons[k] = (f"looks like {who} (distance {row[j]:.2f}: the rule would identify this photo as {who}) — "
+                      f"check the folder; use a photo that shows {pid} alone")
+        alive[i] = False
     while True:
         worst, worst_ratio = None, 1.0
         for k in range(len(new)):
@@ -65,3 +70,4 @@ def screen(existing_ids: list[str], existing: np.ndarray, new_ids: list[str], ne
                       f"({near:.2f}) than to {pid}'s others ({own:.2f})")
         alive[first + k] = False
     return reasons, cal
+

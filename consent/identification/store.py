@@ -35,7 +35,7 @@ def _settings(faces_cfg: dict) -> tuple[float, float, float]:
 def reference_keys(conn: sqlite3.Connection) -> list[str]:
     return [f"{r[0]}:{r[1]}" for r in conn.execute(
         "SELECT r.id, r.person_id FROM reference_encodings r JOIN people p ON p.person_id = r.person_id "
-        "WHERE p.forgotten_at IS NULL ORDER BY r.id")]
+        "WHERE p.forgotten_at IS NULL AND p.biometric = 1 ORDER BY r.id")]
 
 
 def stored_calibration(conn: sqlite3.Connection) -> tuple[Calibration, str] | None:

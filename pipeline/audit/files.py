@@ -18,7 +18,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from processors.gate import Refused, open_input
+from processors.gate import Refused, display, open_input
 
 CHUNK = 1024 * 1024
 HEAD_BYTES = 4096
@@ -90,7 +90,7 @@ def _entry(path: str, rel: str, root: str | None = None, follow_links: bool = Fa
         return Entry(path, rel, "unreadable", _why(exc), root)
     if stat.S_ISLNK(st.st_mode):
         try:
-            target = os.readlink(path)
+            target = display(os.readlink(path))
         except OSError:
             target = "?"
         if not follow_links:
@@ -137,12 +137,21 @@ def open_readonly(path: str, root: str | None = None, follow_links: bool = False
     return fd
 
 
-def hash_file(path: str, root: str | None = None, follow_links: bool = False) -> tuple[str, int, bytes]:
-    """``(sha256, size, first bytes)`` of a file, read in chunks (memory stays flat for any size)."""
+def hash_file(path: str, root: str | None = None, follow_links: bool = False,
+              limit: int | None = None) -> tuple[str | None, int, bytes]:
+    """``(sha256, size, first bytes)`` of a file, read in chunks (memory stays flat for any size).
+
+    A file larger than ``limit`` is not read beyond its first bytes (bounded cost: a 1 TB sparse
+    file costs nothing): its hash is then None.
+    """
     digest = hashlib.sha256()
     size, head = 0, b""
     fd = open_readonly(path, root, follow_links)
     try:
+        if limit is not None:
+            whole = os.fstat(fd).st_size
+            if whole > limit:
+                return None, whole, os.read(fd, HEAD_BYTES)
         while True:
             chunk = os.read(fd, CHUNK)
             if not chunk:

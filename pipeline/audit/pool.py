@@ -66,7 +66,7 @@ def submit(executor, path: str, sha: str, size: int, settings: dict) -> Future:
     try:
         if size > settings["max_bytes"]:  # only the head travels: enough for the metadata
             return executor.submit(analyse_data, read_bytes(path, METADATA_HEAD, settings.get("follow_links", False)),
-                                   name, settings, sha, size)
+                                   name, settings, sha or "", size)
         data = read_bytes(path, settings["max_bytes"] + 1, settings.get("follow_links", False))
     except OSError as exc:  # it went away (or lost its permissions) since it was hashed
         done: Future = Future()

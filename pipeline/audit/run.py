@@ -379,7 +379,8 @@ class Auditor:
             item.report = self._other(entry, error=entry.note)
             return item
         try:
-            item.sha, item.size, head = hash_file(entry.path, entry.root, self.follow_links)
+            item.sha, item.size, head = hash_file(entry.path, entry.root, self.follow_links,
+                                                  limit=self.settings["max_bytes"])
         except OSError as exc:
             item.report = self._other(entry, error=why_unreadable(exc))
             return item
@@ -388,6 +389,9 @@ class Auditor:
         kind, what = sniff(head)
         if kind == "other" or what == "an SVG drawing":
             item.report = self._not_a_photo(entry, item, what)
+            return item
+        if item.sha is None:  # over the size limit: only its head is read (metadata), never cached
+            item.future = self._submit(item)
             return item
         cached = self.cache.get(item.sha)
         if cached is not None:
@@ -451,6 +455,10 @@ class Auditor:
                 return r
             r.findings += name_findings("full_name_in_metadata", [("text in the file", text)], self.ctx,
                                         self.channels)
+            if (item.size or 0) > TEXT_LIMIT:  # the rest of the text was not searched: never "ok"
+                r.error = (f"only the first {TEXT_LIMIT // (1024 * 1024)} MB of this "
+                           f"{item.size / 1e6:,.0f} MB text file were searched for names")
+                r.findings = not_checked_findings(r.error, self.channels) + r.findings
         return r
 
     # ----------------------------------------------------------------- workers

@@ -132,14 +132,14 @@ def _jpeg_draft(data: bytes, record: dict, edge: int) -> Image.Image | None:
 def _full_decode(data: bytes, record: dict, limits) -> Image.Image | None:
     from processors.decode import RejectedImage, decode_image
 
-    try:
+    try:  # reduced on decoding (bounded memory): only a thumbnail is made from it
         image = decode_image(data, name="thumbnail", max_bytes=len(data) + 1,
-                             max_pixels=int(limits["max_megapixels"] * 1_000_000)).image
+                             max_pixels=int(limits["max_megapixels"] * 1_000_000), min_long_edge=EDGE).image
     except RejectedImage:
         from pipeline.audit.worker import decode_archive_format
 
         other = decode_archive_format(data, int(limits["max_megapixels"] * 1_000_000))
         image = other[0] if other else None
-    if image is None or image.size != (record["width"], record["height"]):
-        return None
+    if image is None or abs(image.width / image.height - record["width"] / record["height"]) > 0.02:
+        return None  # not the picture the audit saw (turned differently)
     return image

@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import os
 
-from pipeline.audit.files import hash_file, read_bytes, why_unreadable
+from pipeline.audit.files import read_bytes, why_unreadable
 
 METADATA_HEAD = 4 * 1024 * 1024  # bytes read from a file too large to check, for its metadata
 
@@ -82,9 +82,8 @@ def _analyse_path(path: str, settings: dict) -> dict:
     max_bytes = settings["max_bytes"]
     follow = bool(settings.get("follow_links"))
     size = os.stat(path, follow_symlinks=follow).st_size
-    if size > max_bytes:
-        return _analyse_bytes(read_bytes(path, METADATA_HEAD, follow), name, settings,
-                              hash_file(path, follow_links=follow)[0], size)
+    if size > max_bytes:  # only the head is read (its metadata); the rest is never read (bounded cost)
+        return _analyse_bytes(read_bytes(path, METADATA_HEAD, follow), name, settings, "", size)
     return _analyse_bytes(read_bytes(path, max_bytes + 1, follow), name, settings)
 
 
@@ -97,7 +96,7 @@ def _analyse_bytes(data: bytes, name: str, settings: dict, sha: str | None = Non
     if sha is not None:  # over the size limit: data is the file's head, for its metadata only
         metadata = _metadata_dict(inspect_metadata(data, name))
         size_text = f"{size / 1e6:,.0f} MB; " if size else ""
-        return unreadable_result(sha, f"the file is too large to check for faces ({size_text}the limit is "
+        return unreadable_result(sha or None, f"the file is too large to check for faces ({size_text}the limit is "
                                       f"{max_bytes / 1e6:,.0f} MB, [limits] max_file_mb in pipeline.toml)",
                                  metadata=metadata)
     sha = hashlib.sha256(data).hexdigest()

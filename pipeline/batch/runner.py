@@ -28,6 +28,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 MAX_RESUBMITS = 3
+MAX_HELD_BYTES = 256 * 1024 * 1024
 
 
 # --------------------------------------------------------------------------- worker side
@@ -137,6 +138,9 @@ class Batch:
         self.inbox = inbox
         self.roots = [Path(r) for r in roots or []]
         self.window = window or max(2, executor.workers * 3)
+        # bytes of photos held here while in flight (kept until recorded, in case one must be sent
+        # again): a window of 200 MB files would otherwise hold gigabytes (issue 16)
+        self.max_held_bytes = MAX_HELD_BYTES
         self.ctx = RunContext(ws).refresh()
         self._source = None
         self._source_fp = None
@@ -158,7 +162,8 @@ class Batch:
         inflight: dict[str, _Item] = {}
         for path in inputs:
             window.append(self._start(_Item(Path(path), self._moves(Path(path))), inflight))
-            while window and (window[0].future is None or window[0].future.done() or len(window) > self.window):
+            while window and (window[0].future is None or window[0].future.done() or len(window) > self.window
+                              or _held_bytes(window) > self.max_held_bytes):
                 yield self._finish(window.popleft(), inflight, window)
         while window:
             yield self._finish(window.popleft(), inflight, window)
@@ -279,6 +284,17 @@ class Batch:
                                             "it was kept in quarantine — please report this.")
             return complete(self.ws, self.ctx, item.received, analysis)
         return complete(self.ws, self.ctx, item.received, out["analysis"], out["rendered"])
+
+
+def _held_bytes(window) -> int:
+    """Bytes of input the coordinator holds for the photos in ``window``."""
+    total = 0
+    for item in window:
+        if item.data is not None:
+            total += len(item.data)
+        if item.received is not None and getattr(item.received, "data", None) is not None:
+            total += len(item.received.data)
+    return total
 
 
 def _broken(fut: Future) -> bool:

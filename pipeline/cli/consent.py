@@ -90,6 +90,14 @@ def enrol(ws, directory, as_json):
 
     Exit code 1 when some photos were refused (the others are enrolled).
     """
+    import os
+
+    if not os.path.isdir(directory):  # a pipe or a device passes click's file_okay=False
+        from pipeline.errors import UserError
+        from processors.gate import display
+
+        raise UserError(f"{display(directory)} is not a folder; give the folder of reference photos "
+                        "(DIR/<person_id>/*.jpg or DIR/<person_id>*.jpg).")
     report = enrol_directory(ws.db, directory, actor=actor_name(),
                              min_face_size=ws.config["faces"]["min_recognisable_size"],
                              faces_cfg=ws.config["faces"])

@@ -19,6 +19,8 @@ MAX_PACKETS = 16
 # Real packets are a few KB (Lightroom with a long history: a few hundred KB).
 XMP_BUDGET_BYTES = 4 * 1024 * 1024
 EXIF_BUDGET_BYTES = 8 * 1024 * 1024
+TEXT_BUDGET_BYTES = 4 * 1024 * 1024   # PNG text chunks (inflated) and JPEG comments, all together
+TEXT_BUDGET_ITEMS = 256
 METADATA_SECONDS = 5.0
 
 @dataclass
@@ -46,6 +48,8 @@ class _Parts:
     problems: list[str] = field(default_factory=list)
     xmp_budget: Budget = field(default_factory=lambda: Budget(XMP_BUDGET_BYTES, MAX_PACKETS, METADATA_SECONDS))
     exif_budget: Budget = field(default_factory=lambda: Budget(EXIF_BUDGET_BYTES, MAX_PACKETS, METADATA_SECONDS))
+    text_budget: Budget = field(default_factory=lambda: Budget(TEXT_BUDGET_BYTES, TEXT_BUDGET_ITEMS,
+                                                               METADATA_SECONDS))
     unread_bytes: int = 0       # metadata over the budget, left unparsed
     unread_blocks: int = 0
 
@@ -67,6 +71,19 @@ class _Parts:
                 self.xmp.append(packet)
             else:
                 self._unread(len(packet))
+
+    def text_room(self) -> int:
+        """Bytes of text (comments, PNG text chunks) that may still be read."""
+        if self.text_budget.items >= self.text_budget.max_items:
+            return 0
+        return max(0, self.text_budget.max_bytes - self.text_budget.bytes)
+
+    def add_text(self, nbytes: int) -> bool:
+        """Spend ``nbytes`` of the text budget; False (recorded as not read) when over it."""
+        if self.text_budget.take(nbytes, "text block"):
+            return True
+        self._unread(nbytes)
+        return False
 
     def _unread(self, nbytes: int) -> None:
         self.unread_bytes += nbytes

@@ -82,7 +82,7 @@ def _inspect(data: bytes, report: MetadataReport) -> None:
     if embedded_caption(report):
         parts.flags.add("caption")
     if "metadata_not_read" in parts.flags:
-        over = parts.xmp_budget.over + parts.exif_budget.over
+        over = parts.xmp_budget.over + parts.exif_budget.over + parts.text_budget.over
         size = f" ({parts.unread_bytes / 1e6:,.1f} MB in {parts.unread_blocks} block(s))" if parts.unread_bytes else ""
         parts.problems.append(f"Some embedded metadata was not read{size}: " + "; ".join(_unique(over) or
                               ["more than the reading budget"]) + ".")

@@ -13,6 +13,8 @@ def _walk_jpeg(data: bytes, parts: _Parts) -> None:
     photoshop: list[bytes] = []
     pos, n = 2, len(data)
     while pos + 4 <= n:
+        if parts.out_of_time():
+            break
         if data[pos] != 0xFF:
             nxt = data.find(b"\xff", pos)
             if nxt < 0:
@@ -46,11 +48,12 @@ def _walk_jpeg(data: bytes, parts: _Parts) -> None:
         elif marker == 0xE2 and seg.startswith(b"ICC_PROFILE\x00"):
             parts.flags.add("icc_profile")
         elif marker == 0xED and seg.startswith(b"Photoshop 3.0\x00"):
-            photoshop.append(seg[14:])
+            if parts.add_text(len(seg)):  # IPTC lives here: within the text budget
+                photoshop.append(seg[14:])
         elif marker == 0xFE:
             parts.flags.add("comment")
             text = _text(seg).strip()
-            if text:
+            if text and parts.add_text(len(seg)):
                 parts.comments.append(text)
         pos += 2 + length
     if photoshop:

@@ -9,6 +9,8 @@ from processors.metadata.base import MAX_TEXT_BYTES, _Parts
 def _walk_png(data: bytes, parts: _Parts) -> None:
     pos, n = 8, len(data)
     while pos + 12 <= n:
+        if parts.out_of_time():
+            break
         length = int.from_bytes(data[pos:pos + 4], "big")
         ctype = data[pos + 4:pos + 8]
         body = data[pos + 8:pos + 8 + length]
@@ -19,27 +21,38 @@ def _walk_png(data: bytes, parts: _Parts) -> None:
                 parts.add_exif(body)
             elif ctype == b"iCCP":
                 parts.flags.add("icc_profile")
-            elif ctype == b"tEXt":
-                key, _, value = body.partition(b"\x00")
-                _png_text(key.decode("latin-1"), value.decode("latin-1"), parts)
-            elif ctype == b"zTXt":
-                key, _, rest = body.partition(b"\x00")
-                _png_text(key.decode("latin-1"), _inflate(rest[1:]).decode("latin-1"), parts)
-            elif ctype == b"iTXt":
-                key, _, rest = body.partition(b"\x00")
-                compressed, _method = rest[0], rest[1]
-                _lang, _, rest = rest[2:].partition(b"\x00")
-                _tkey, _, value = rest.partition(b"\x00")
-                if compressed:
-                    value = _inflate(value)
-                _png_text(key.decode("latin-1"), value.decode("utf-8", errors="replace"), parts)
+            elif ctype in (b"tEXt", b"zTXt", b"iTXt"):
+                _text_chunk(ctype, body, parts)
         except Exception:
             parts.problems.append(f"A PNG {ctype.decode('latin-1', 'replace')} chunk is damaged.")
         pos += 12 + length
 
 
-def _inflate(raw: bytes) -> bytes:
-    return zlib.decompressobj().decompress(raw, MAX_TEXT_BYTES)
+def _text_chunk(ctype: bytes, body: bytes, parts: _Parts) -> None:
+    """One text chunk, within the file's text budget (XMP within the XMP budget): a PNG of a
+    thousand 4 MB zTXt bombs costs no more than one."""
+    key, _, rest = body.partition(b"\x00")
+    xmp = key == b"XML:com.adobe.xmp"
+    room = MAX_TEXT_BYTES if xmp else min(MAX_TEXT_BYTES, parts.text_room())
+    if room <= 0:
+        parts.add_text(len(body))  # over the budget: recorded as not read
+        return
+    if ctype == b"tEXt":
+        value = rest[:room].decode("latin-1")
+    elif ctype == b"zTXt":
+        value = _inflate(rest[1:], room).decode("latin-1")
+    else:
+        compressed, _method = rest[0], rest[1]
+        _lang, _, rest = rest[2:].partition(b"\x00")
+        _tkey, _, raw = rest.partition(b"\x00")
+        value = (_inflate(raw, room) if compressed else raw[:room]).decode("utf-8", errors="replace")
+    if not xmp and not parts.add_text(len(value)):
+        return
+    _png_text(key.decode("latin-1"), value, parts)
+
+
+def _inflate(raw: bytes, limit: int = MAX_TEXT_BYTES) -> bytes:
+    return zlib.decompressobj().decompress(raw, limit)
 
 
 def _png_text(key: str, value: str, parts: _Parts) -> None:

@@ -51,9 +51,10 @@ def _find_xmp_in_bytes(data: bytes, parts: _Parts) -> None:
             parts.flags.update(("xmp", "metadata_not_read"))  # more packets: not even located one by one
             break
         end = _XMP_END.search(data, m.end(), m.start() + MAX_XMP_BYTES)
-        if not end:
+        if not end:  # cut off, or longer than anything worth reading: either way not read
             parts.flags.add("xmp")
-            parts.problems.append("An XMP packet is cut off.")
+            parts.problems.append("An XMP packet is cut off (or too long to read).")
+            parts._unread(min(len(data), m.start() + MAX_XMP_BYTES) - m.start())
             break
         size = end.end() - m.start()
         if size > parts.xmp_budget.max_bytes - parts.xmp_budget.bytes:  # never copied, never parsed

@@ -211,6 +211,7 @@ def _full_names(st: _Stream, reg: Register, occs: list[_Occ]) -> list[_Cand]:
     for o in occs:
         by_start.setdefault(o.ks, []).append(o)
     n_letters = len(st.letters)
+    letters = st.letters
     recent_given: list[_Occ] = []        # whole-word given names of the last few words (middle names)
     for o in occs:
         form = o.form
@@ -223,10 +224,12 @@ def _full_names(st: _Stream, reg: Register, occs: list[_Occ]) -> list[_Cand]:
                     if cand:
                         out.append(cand)
         ok, end, plural = o.ok, o.end, o.plural
-        # 2. initials
-        if form.family:
+        # 2. initials (only where the letter before or after could be one)
+        before = letters[o.ks - 1] if o.ks else ""
+        after = letters[o.ke] if o.ke < n_letters else ""
+        if form.family and (before in form.family_by_given_initial or after in form.family_by_given_initial):
             out += _initial_family(st, reg, o)
-        if ok and form.given:
+        if ok and form.given and after in form.given_by_family_initial:
             c = _given_initial(st, reg, o)
             if c:
                 out.append(c)
