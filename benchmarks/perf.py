@@ -112,8 +112,9 @@ def version_of(env: Path, package: str) -> str:
     return "?"
 
 
-def fresh_workspace(tmp: Path, photos: Path) -> tuple[Path, float]:
-    """A new workspace with the register imported and enrolled; returns it and the set-up seconds."""
+def fresh_workspace(tmp: Path, photos: Path, *, text: bool = True) -> tuple[Path, float]:
+    """A new workspace with the register imported and enrolled; returns it and the set-up seconds.
+    ``text=False``: ``[text] names = "off"`` (the pipeline as it was before it read text in pictures)."""
     ws = Path(tempfile.mkdtemp(prefix="ws-", dir=tmp))
     shutil.rmtree(ws)
     pipeline = [str(PY), "-m", "pipeline.cli"]
@@ -122,6 +123,9 @@ def fresh_workspace(tmp: Path, photos: Path) -> tuple[Path, float]:
     for args in (["init", str(ws)], ["--workspace", str(ws), "consent", "import", str(tmp / "register.csv")],
                  ["--workspace", str(ws), "consent", "enrol", str(FIXTURES / "enrol")]):
         subprocess.run(pipeline + args, check=True, capture_output=True, cwd=ROOT)
+    if not text:
+        cfg = ws / "pipeline.toml"
+        cfg.write_text(cfg.read_text(encoding="utf-8").replace('names = "redact"', 'names = "off"'), encoding="utf-8")
     return ws, time.perf_counter() - started
 
 
@@ -175,8 +179,8 @@ def measure(cmd: list[str], *, cwd: Path | None = None, env: dict | None = None)
             "stderr": b"".join(err_chunks).decode("utf-8", "replace")}
 
 
-def run_ours(tmp: Path, photos: Path, extra: list[str]) -> dict:
-    ws, setup = fresh_workspace(tmp, photos)
+def run_ours(tmp: Path, photos: Path, extra: list[str], *, text: bool = True) -> dict:
+    ws, setup = fresh_workspace(tmp, photos, text=text)
     m = measure([str(PY), "-m", "pipeline.cli", "--workspace", str(ws), "process", str(photos), "--json", *extra],
                 cwd=ROOT)
     if m["rc"] not in (0, 1):
@@ -283,6 +287,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=3, help="rounds (each tool once per round); median shown")
     ap.add_argument("--no-peers", action="store_true", help="time only our pipeline")
+    ap.add_argument("--no-face-recognition", action="store_true", help="leave out the face_recognition peer")
+    ap.add_argument("--text-off-too", action="store_true",
+                    help='also time ours with [text] names = "off" (the cost of reading text in pictures)')
     ap.add_argument("--workers", type=int, default=None, help="pass --workers N to pipeline process")
     ap.add_argument("--output", default=str(RESULTS / "perf.md"))
     args = ap.parse_args()
@@ -294,12 +301,15 @@ def main() -> None:
         photos, known = stage(tmp)
         n_images = len(list(photos.iterdir()))
         tools = {"ours": lambda: run_ours(tmp, photos, extra)}
+        if args.text_off_too:
+            tools["ours_notext"] = lambda: run_ours(tmp, photos, extra, text=False)
         versions = {}
         if not args.no_peers:
             fr, df = face_recognition_env(), deface_env()
             versions = {"face_recognition": version_of(fr, "face-recognition"), "deface": version_of(df, "deface"),
                         "onnxruntime (deface)": version_of(df, "onnxruntime")}
-            tools["face_recognition"] = lambda: run_face_recognition(fr, known, photos)
+            if not args.no_face_recognition:
+                tools["face_recognition"] = lambda: run_face_recognition(fr, known, photos)
             tools["deface"] = lambda: run_deface(df, photos, tmp, "opencv")
             tools["deface_onnx"] = lambda: run_deface(df, photos, tmp, "onnxrt")
         load_before = os.getloadavg()
@@ -315,6 +325,7 @@ def main() -> None:
         load_after = os.getloadavg()
         rows = []
         labels = {"ours": "ours: `pipeline process` (detect, recognise, decide, redact, strip, 4 channels)",
+                  "ours_notext": "ours with `[text] names = \"off\"` (no text read in pictures)",
                   "face_recognition": "face_recognition CLI (detect + recognise)",
                   "deface": "deface, as `pip install deface` gives it (OpenCV backend; detect + blur)",
                   "deface_onnx": "deface with onnxruntime installed (`--backend onnxrt`; detect + blur)"}

@@ -29,6 +29,15 @@ class Analysis:
     # ``image`` may be a draft (DCT-scaled) decode: its size is ``size × scale``. Face boxes are always
     # in the coordinates of the full, orientation-corrected original; ``faces_on_image`` maps them.
     scale: float = 1.0
+    # Regions of text read in the picture (pipeline.text_in_picture): box/polygon in original
+    # coordinates, decisions per channel, why (a person id). Never the text itself.
+    texts: list[dict] = field(default_factory=list)
+
+    def texts_on_image(self) -> list[dict]:
+        """``texts`` with their polygons in the coordinates of ``image``."""
+        from pipeline.text_in_picture import texts_scaled
+
+        return texts_scaled(self.texts, self.scale)
 
     def faces_on_image(self) -> list[dict]:
         """``faces`` with their boxes in the coordinates of ``image`` (for redaction)."""
@@ -44,6 +53,7 @@ class Analysis:
             "outputs": {},
             "captions": {},
             "metadata_found": list(self.metadata.found) if self.metadata else [],
+            "texts": [dict(t) for t in self.texts],
         }
 
 
@@ -82,8 +92,27 @@ def analyse(data: bytes, *, name: str, ctx) -> Analysis:
     status, reason = image_status(
         [_fd(f) for f in faces], ctx.channels,
         release_when_all_blurred=cfg["channels"]["release_when_all_blurred"])
+    texts, text_problem = read_texts(image, faces, ctx, decoded.scale)
+    if text_problem and status == "released":
+        status, reason = "review", text_problem
+    elif any(t["redacted"] for t in texts):
+        from pipeline.text_in_picture import text_summary
+
+        reason = f"{reason}; {text_summary(texts)}"
     return Analysis(status, reason, faces, image, decoded.original_size, metadata.taken_date, metadata,
-                    scale=decoded.scale)
+                    scale=decoded.scale, texts=texts)
+
+
+def read_texts(image, faces: list[dict], ctx, scale: float) -> tuple[list[dict], str | None]:
+    """The text regions of the picture (``[text]`` settings), or why they could not be read."""
+    from pipeline.text_in_picture import find_texts
+
+    try:
+        return find_texts(np.asarray(image), faces, ctx, scale), None
+    except Exception as exc:  # never release what we could not check
+        log.exception("reading the text in %s failed", "a photo")
+        return [], (f"held for review: the text in the photo could not be read ({type(exc).__name__}); "
+                    "check it for names before releasing")
 
 
 def detector_pixels() -> int:

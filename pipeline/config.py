@@ -26,6 +26,7 @@ CHOICES = {
     ("redaction", "style"): ("blur", "pixelate", "box"),
     ("captions", "names"): ("first_only", "none"),
     ("watch", "mode"): ("native", "polling"),
+    ("text", "names"): ("redact", "off"),
 }
 
 

@@ -150,13 +150,15 @@ def complete(ws, ctx, got: Received, result: Analysis, rendered: dict | None = N
         captions = channel_captions(caption, result, ctx, ws.config)
         stem = f"{_job_date(ws, job_id)}_{got.sha[:12]}"
         if rendered is None:
-            outputs, shas = render_channels(ws, result.image, result.faces_on_image(), ctx.channels, stem, captions)
+            outputs, shas = render_channels(ws, result.image, result.faces_on_image(), ctx.channels, stem, captions,
+                                             texts=result.texts_on_image())
         else:
             outputs, shas = write_channels(ws, rendered["channels"], stem, captions)
         record["outputs"], record["captions"], record["_output_sha"] = outputs, captions, shas
     elif result.status == "review":
         if rendered is None:
-            record["preview"] = render_preview(ws, result.image, result.faces_on_image(), job_id)
+            record["preview"] = render_preview(ws, result.image, result.faces_on_image(), job_id,
+                                               texts=result.texts_on_image())
         else:
             record["preview"] = write_preview(ws, rendered["preview"], job_id)
     jobs.finish(ws.db, job_id, record, faces=result.faces, caption=caption, original_path=ws.rel(kept_at),

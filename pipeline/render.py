@@ -14,6 +14,7 @@ import math
 
 from processors.output import encode_jpeg, resized, write_atomic, write_atomic_as
 from processors.redact import redact
+from processors.text.redact import outline_polygons, redact_polygons, redacted_texts
 
 
 def redacted_boxes(faces: list[dict], channel: str | None) -> list:
@@ -32,19 +33,24 @@ def scale_box(box, scale: float) -> tuple[int, int, int, int]:
 
 
 def render_channels(ws, image: Image.Image, faces: list[dict], channels: list[str], stem: str,
-                    captions: dict[str, str], existing: dict[str, str] | None = None) -> tuple[dict, dict]:
+                    captions: dict[str, str], existing: dict[str, str] | None = None, *,
+                    texts: list[dict] | None) -> tuple[dict, dict]:
     """Write ``approved/<channel>/<stem>.jpg`` (+ ``.txt`` caption) for each channel.
 
     Channels that redact the same faces share one redaction and one encoding.
     Returns ``(outputs, sha256s)``: workspace-relative paths and content hashes per channel.
+    ``texts``: the text regions read in the picture (polygons in ``image``'s coordinates); required,
+    so that no re-render can forget them (``pipeline.text_in_picture.stored_texts(job)``).
     """
-    return write_channels(ws, encode_channels(ws.config, image, faces, channels), stem, captions, existing)
+    return write_channels(ws, encode_channels(ws.config, image, faces, channels, texts=texts), stem, captions,
+                          existing)
 
 
-def encode_channels(config, image: Image.Image, faces: list[dict], channels: list[str]) -> dict[str, bytes]:
+def encode_channels(config, image: Image.Image, faces: list[dict], channels: list[str], *,
+                    texts: list[dict] | None) -> dict[str, bytes]:
     """Each channel's released JPEG, in memory; touches no file (so it can run on a worker).
 
-    Channels that redact the same faces share one redaction and one encoding.
+    Channels that redact the same faces and text regions share one redaction and one encoding.
     """
     red = config["redaction"]
     out_cfg = config["output"]
@@ -52,9 +58,12 @@ def encode_channels(config, image: Image.Image, faces: list[dict], channels: lis
     per_channel: dict[str, bytes] = {}
     for channel in channels:
         boxes = redacted_boxes(faces, channel)
-        key = tuple(sorted(tuple(b) for b in boxes))
+        polygons = redacted_texts(texts, faces, channel)
+        key = (tuple(sorted(tuple(b) for b in boxes)), tuple(sorted(repr(p) for p in polygons)))
         if key not in encoded:
             pixels = redact(image, boxes, style=red["style"], padding=red["padding"]) if boxes else image
+            if polygons:
+                pixels = redact_polygons(pixels, polygons, style=red["style"])
             encoded[key] = encode_jpeg(pixels, max_edge=out_cfg["max_edge"], quality=out_cfg["jpeg_quality"])
         per_channel[channel] = encoded[key]
     return per_channel
@@ -83,15 +92,22 @@ def write_channels(ws, per_channel: dict[str, bytes], stem: str, captions: dict[
     return outputs, shas
 
 
-def render_preview(ws, image: Image.Image, faces: list[dict], job_id: int) -> str:
+def render_preview(ws, image: Image.Image, faces: list[dict], job_id: int, *,
+                   texts: list[dict] | None) -> str:
     """A redacted preview for the review queue: every face not kept everywhere is redacted."""
-    return write_preview(ws, encode_preview(ws.config, image, faces), job_id)
+    return write_preview(ws, encode_preview(ws.config, image, faces, texts=texts), job_id)
 
 
-def encode_preview(config, image: Image.Image, faces: list[dict]) -> bytes:
-    """The review preview's JPEG, in memory (every face not kept everywhere redacted)."""
+def encode_preview(config, image: Image.Image, faces: list[dict], *, texts: list[dict] | None) -> bytes:
+    """The review preview's JPEG, in memory: every face and text region not kept everywhere
+    redacted, and every region of text that was read outlined (so the reviewer sees what was read)."""
     red = config["redaction"]
     pixels = redact(image, redacted_boxes(faces, None), style=red["style"], padding=red["padding"])
+    polygons = redacted_texts(texts, faces, None)
+    if polygons:
+        pixels = redact_polygons(pixels, polygons, style=red["style"])
+    if texts:
+        pixels = outline_polygons(pixels, [t["polygon"] for t in texts])
     return encode_jpeg(pixels, max_edge=1600, quality=85)
 
 

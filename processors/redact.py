@@ -47,11 +47,17 @@ def redact(image: Image.Image, boxes: list[Box], *, style: str = "blur", padding
     return out
 
 
-def _redact_patch(patch: Image.Image, style: str) -> Image.Image:
+def redact_patch(patch: Image.Image, style: str, *, blocks_across: int | None = None) -> Image.Image:
+    """``patch`` irreversibly redacted in ``style`` (also used for text regions, which pass how many
+    colour blocks go across their length)."""
+    return _redact_patch(patch, style, blocks_across)
+
+
+def _redact_patch(patch: Image.Image, style: str, blocks_across: int | None = None) -> Image.Image:
     w, h = patch.size
     if style == "box":
         return Image.new(patch.mode, patch.size, BOX_FILL)
-    blocks = 6 if style == "blur" else 8
+    blocks = blocks_across or (6 if style == "blur" else 8)
     bw, bh = max(1, min(w, blocks)), max(1, min(h, round(blocks * h / max(w, 1)) or 1))
     small = patch.resize((bw, bh), Image.Resampling.BOX)
     if style == "pixelate":

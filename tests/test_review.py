@@ -88,9 +88,9 @@ def test_identify_records_and_redecides_but_does_not_release(ws):
     assert again["ready"] is True
     assert not list((ws / "approved" / "website").glob(f"*{record(ws, item['id'])['sha256'][:12]}*"))
     [dec] = query(ws, "SELECT * FROM review_decisions WHERE job_id=?", (item["id"],))
-    assert (dec["face_idx"], dec["decision"], dec["person_id"], dec["actor"]) == (n, "identify", "biden", "Mrs Patel")
+    assert (dec["face_idx"] + 1, dec["decision"], dec["person_id"], dec["actor"]) == (n, "identify", "biden", "Mrs Patel")
     assert dec["at"]
-    stored = query(ws, "SELECT confirmed_person FROM faces WHERE job_id=? AND idx=?", (item["id"], n))
+    stored = query(ws, "SELECT confirmed_person FROM faces WHERE job_id=? AND idx=?", (item["id"], n - 1))
     assert stored == [{"confirmed_person": "biden"}]
 
 
@@ -159,7 +159,7 @@ def test_identify_unknown_then_release_in_one_command(ws):
     invoke(ws, "review", "decide", item["id"], "--face", n, "--as", "unknown", "--release", "--json")
     rec = record(ws, item["id"])
     assert rec["status"] == "released"
-    face = rec["faces"][n]
+    face = rec["faces"][n - 1]
     assert set(face["decisions"].values()) == {"blur"}
     kinds = [r["decision"] for r in query(ws, "SELECT decision FROM review_decisions WHERE job_id=? ORDER BY id",
                                           (item["id"],))]
@@ -191,7 +191,7 @@ def test_release_refused_while_a_face_may_be_a_never_publish_person(ws):
     (["{id}", "--face", "0"], "go together"),
     (["{id}", "--release", "--block"], "Choose one"),
     (["{id}", "--face", "7", "--as", "obama"], "no face 7"),
-    (["{id}", "--face", "0", "--as", "nobody_here"], "no person 'nobody_here'"),
+    (["{id}", "--face", "1", "--as", "nobody_here"], "no person 'nobody_here'"),
     (["{released}", "--release"], "not waiting for review"),
 ])
 def test_decide_errors_are_plain(ws, args, message):

@@ -28,7 +28,8 @@ def analysis_key(settings: dict) -> str:
     faces = settings["faces"]
     return json.dumps({"v": ANALYSIS_VERSION, "detector": faces.get("detector"),
                        "min_size": faces.get("min_recognisable_size"), "max_bytes": settings["max_bytes"],
-                       "max_pixels": settings["max_pixels"], "min_long_edge": settings.get("min_long_edge")},
+                       "max_pixels": settings["max_pixels"], "min_long_edge": settings.get("min_long_edge"),
+                       "text": settings.get("text")},
                       sort_keys=True)
 
 

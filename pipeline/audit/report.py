@@ -29,6 +29,7 @@ LABELS = {
     "thumbnail": "Embedded preview picture",
     "full_name_in_filename": "Full name in file name",
     "full_name_in_metadata": "Full name in embedded text",
+    "full_name_in_picture": "Full name in the picture",
     "face_never_publish": "Child who must never be published",
     "face_refused": "Face: consent refused",
     "face_withdrawn": "Face: consent withdrawn",
@@ -39,7 +40,7 @@ LABELS = {
 }
 SEVERITY = {k: ("critical" if k in ("face_never_publish",) else
                 "high" if k in ("not_checked", "face_refused", "face_withdrawn", "face_expired", "gps",
-                                "full_name_in_filename", "full_name_in_metadata") else
+                                "full_name_in_filename", "full_name_in_metadata", "full_name_in_picture") else
                 "medium" if k in ("face_uncertain", "face_unknown", "thumbnail") else "low") for k in KINDS}
 CSV_COLUMNS = ["path", "ok", "kind", "channel", "face", "box", "person", "name", "match", "distance", "source",
                "text", "detail", "error", "note", "sha256"]
@@ -91,6 +92,9 @@ def describe(f: dict) -> str:
     who = _who(f)
     if kind in ("full_name_in_filename", "full_name_in_metadata"):
         return f"“{f['text']}” in the {_source(f['source'])} — {who}"
+    if kind == "full_name_in_picture":
+        t, r, b, l = f["box"]
+        return f"{f['detail']} (at {l},{t}, {r - l}×{b - t} px) — {who}"
     if kind.startswith("face_"):
         t, r, b, l = f["box"]
         pos = f"{f['position']}, " if f.get("position") else ""

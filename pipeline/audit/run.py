@@ -7,6 +7,7 @@ written into the audited folders. For each file the audit reports *findings* (DE
 gps, exif, xmp, iptc,  metadata blocks in the file (``processors.metadata``)
 thumbnail
 full_name_in_filename  a register person's full name in the file or folder name
+full_name_in_picture   … (or a pupil's family name) in text read in the picture, with its box
 full_name_in_metadata  … in embedded text (EXIF/IPTC/XMP descriptions, keywords,
                        PersonInImage, face-region names) or in a text file's content
 face_refused,          a face identified as a person whose consent on the channel is
@@ -58,7 +59,7 @@ from processors.gate import display
 from processors.names import find_full_names
 
 METADATA_KINDS = ("gps", "exif", "xmp", "iptc", "thumbnail")
-NAME_KINDS = ("full_name_in_filename", "full_name_in_metadata")
+NAME_KINDS = ("full_name_in_filename", "full_name_in_metadata", "full_name_in_picture")
 FACE_KINDS = ("face_never_publish", "face_refused", "face_withdrawn", "face_expired", "face_uncertain",
               "face_unknown")
 KINDS = ("not_checked",) + METADATA_KINDS + NAME_KINDS + FACE_KINDS
@@ -220,6 +221,19 @@ def name_findings(kind: str, texts: list[tuple[str, str]], ctx, channels: list[s
     for source, hit in name_hits(texts, ctx):
         out += per_channel(channels, kind, person=hit.person_id, name=_name(ctx, hit.person_id), text=hit.text,
                            source=source)
+    return out
+
+
+def picture_name_findings(lines: list[dict], ctx, channels: list[str]) -> list[dict]:
+    """``full_name_in_picture``: a register person's full name (or a pupil's family name) in the
+    text read in the picture, with its box; the finding names the person by id, never the text read."""
+    from pipeline.text_in_picture import picture_regions
+
+    out = []
+    for region in picture_regions(lines, ctx):
+        detail = "full name in the picture" if region["kind"] == "full" else "a pupil's family name in the picture"
+        out += per_channel(channels, "full_name_in_picture", box=region["box"], person=region["why"],
+                           detail=detail)
     return out
 
 
@@ -427,6 +441,7 @@ class Auditor:
         confirmed = reviewer_identities(self.ws.db, r.sha256, size, res["faces"])
         r.faces, found = face_findings(res["faces"], self.ctx, self.channels, size=size, confirmed=confirmed)
         r.findings += found
+        r.findings += picture_name_findings(md.get("picture_texts") or [], self.ctx, self.channels)
         if r.error is not None:
             r.findings = not_checked_findings(r.error, self.channels) + r.findings
         elif "metadata_not_read" in r.metadata_found:  # over the metadata budget: names in it were not searched

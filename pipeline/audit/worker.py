@@ -35,6 +35,8 @@ def settings_for(config) -> dict:
         "faces": dict(config["faces"]),
         # Decoded as the release path decodes (JPEGs DCT-scaled to what detection needs).
         "min_long_edge": int(config["output"]["max_edge"]),
+        # Text in the picture is read when names in it are redacted (or all text is).
+        "text": config["text"]["names"] == "redact" or bool(config["text"]["all"]),
     }
 
 
@@ -124,6 +126,14 @@ def _analyse_bytes(data: bytes, name: str, settings: dict, sha: str | None = Non
     except Exception as exc:
         return unreadable_result(sha, f"the photo could not be checked for faces ({exc})", metadata=metadata,
                                  cacheable=False)
+    if settings.get("text"):
+        try:
+            metadata["picture_texts"] = _read_picture_text(image, scale)
+        except MemoryError:
+            raise
+        except Exception as exc:
+            return unreadable_result(sha, f"the text in the photo could not be read ({exc})", metadata=metadata,
+                                     cacheable=False)
     return {"sha256": sha, "outcome": "checked", "error": None, "format": fmt,
             "width": size[0], "height": size[1], "faces": faces, "metadata": metadata,
             "cacheable": True}
@@ -167,6 +177,16 @@ def _find_faces(image, faces_cfg: dict) -> list[dict]:
 
     return [{"box": [int(v) for v in f["box"]], "encoding": encoding_blob(f.get("encoding"))}
             for f in find_faces(np.asarray(image), faces_cfg)]
+
+
+def _read_picture_text(image, scale: float) -> list[dict]:
+    """Lines of text read in the picture (polygons in original pixels), for matching on the
+    coordinator against today's register; kept with the metadata in the audit cache."""
+    import numpy as np
+
+    from pipeline.text_in_picture import line_records
+
+    return line_records(np.asarray(image), scale)
 
 
 def _metadata_dict(report) -> dict:

@@ -92,9 +92,11 @@ def analyse_task(data: bytes, name: str, source) -> dict:
     result = analyse(data, name=name, ctx=ctx)
     rendered = None
     if result.status == "released":
-        rendered = {"channels": encode_channels(ctx.ws.config, result.image, result.faces_on_image(), ctx.channels)}
+        rendered = {"channels": encode_channels(ctx.ws.config, result.image, result.faces_on_image(), ctx.channels,
+                                                texts=result.texts_on_image())}
     elif result.status == "review":
-        rendered = {"preview": encode_preview(ctx.ws.config, result.image, result.faces_on_image())}
+        rendered = {"preview": encode_preview(ctx.ws.config, result.image, result.faces_on_image(),
+                                              texts=result.texts_on_image())}
     result.image = None  # the pixels stay on the worker
     return {"analysis": result, "rendered": rendered, "fingerprint": ctx._fingerprint}
 

@@ -7,8 +7,6 @@ from datetime import date
 import click
 
 from consent import lifecycle, register
-from consent.enrol import enrol_directory
-from consent.identification.store import recalibrate
 from consent.register import Person, RegisterError
 from pipeline.cli.common import actor_name, json_option, print_json, workspace_option
 
@@ -98,13 +96,12 @@ def enrol(ws, directory, as_json):
 
         raise UserError(f"{display(directory)} is not a folder; give the folder of reference photos "
                         "(DIR/<person_id>/*.jpg or DIR/<person_id>*.jpg).")
-    report = enrol_directory(ws.db, directory, actor=actor_name(),
-                             min_face_size=ws.config["faces"]["min_recognisable_size"],
-                             faces_cfg=ws.config["faces"])
-    recalibrate(ws.db, ws.config["faces"])   # the identification rule follows the reference photos
-    # (review issue) new reference photos can make a face shown in a released image a possible match
-    # for someone else (e.g. a never-publish child enrolled late): check every released image again.
-    changes = _propagate(ws, None, "consent enrol") if report.enrolled else None
+    from pipeline.consent_changes.register_actions import enrol_photos
+
+    # enrol, recalibrate the identification rule, keep a face thumbnail of each photo for the review
+    # page, and (review issue) check every released image again: new reference photos can make a face
+    # shown in a released image a possible match for someone else (e.g. a never-publish child enrolled late)
+    report, changes = enrol_photos(ws, directory, actor=actor_name())
     if as_json:
         print_json({**report.to_json(), **({"propagation": changes.to_json()} if changes else {})})
     else:

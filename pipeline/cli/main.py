@@ -54,7 +54,7 @@ def init(directory):
 
 
 def _register_commands() -> None:
-    from pipeline.cli import audit, consent, process, pull, review, watch
+    from pipeline.cli import audit, console, consent, process, pull, review, watch
 
     main.add_command(consent.consent)
     main.add_command(process.process)
@@ -64,6 +64,8 @@ def _register_commands() -> None:
     main.add_command(review.review)
     main.add_command(pull.pull)
     main.add_command(audit.audit)
+    main.add_command(console.users)
+    main.add_command(console.serve)
 
 
 _register_commands()

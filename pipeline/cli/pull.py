@@ -40,9 +40,12 @@ def pull(ws, channel, dest, since, again, takedowns, done_ids, as_json):
                         "(or 'pipeline pull --takedowns' to see what must be taken down).")
     from pipeline.delivery.pull import pull as do_pull
 
+    from pipeline.consent_changes.propagate import list_takedowns, takedown_line
+
     result = do_pull(ws, channel, dest, since=since, again=again, actor=actor_name())
+    open_takedowns = list_takedowns(ws)  # shown on every pull: copies out there that must come down
     if as_json:
-        print_json(result.to_json())
+        print_json({**result.to_json(), "open_takedowns": open_takedowns})
     else:
         n = len(result.pulled)
         if n:
@@ -57,6 +60,13 @@ def pull(ws, channel, dest, since, again, takedowns, done_ids, as_json):
                        "were not copied again (use --again to copy them again).")
         for item in result.skipped:
             click.echo(f"Not handed over: {item['path']}: {item['reason']}.", err=True)
+        if open_takedowns:
+            n = len(open_takedowns)
+            click.echo(f"TAKE DOWN: {n} image{'s' if n != 1 else ''} handed out before must be taken down "
+                       "(a family changed their consent):")
+            for t in open_takedowns:
+                click.echo("  " + takedown_line(t))
+            click.echo("When one is done: pipeline pull --takedowns --done N")
     sys.exit(1 if result.skipped else 0)
 
 

@@ -1,7 +1,5 @@
-"""`pipeline review list | decide | serve`: a person decides on images the software was unsure about."""
+"""`pipeline review list | decide`: a person decides on images the software was unsure about."""
 from __future__ import annotations
-
-import ipaddress
 
 import click
 
@@ -11,7 +9,7 @@ from pipeline.errors import UserError
 
 @click.group()
 def review():
-    """Decide on held images: list, decide, serve (a local web page)."""
+    """Decide on held images: list, decide (or use the web console: pipeline serve)."""
 
 
 @review.command("list")
@@ -44,27 +42,31 @@ def review_list(ws, as_json):
                 state = "NEEDS A DECISION"
             else:
                 state = f["match"] + (f" {f['person']}" if f["person"] else "")
-            cands = ", ".join(f"{c['person']}" + (f" ({c['name']})" if c["name"] else "") + f" {c['distance']:.2f}"
+            cands = ", ".join(f"{c['person']}" + (f" ({c['name']})" if c["name"] else "")
+                              + f" {c['distance']:.2f} ({c['closeness']})"
                               for c in f["candidates"]) or "nobody in the register is close"
             click.echo(f"    face {f['face']}: {state}; candidates: {cands}")
         click.echo(f"    if released now: {item['on_release']}")
     click.echo("")
     click.echo("Decide with: pipeline review decide ID --face N --as PERSON|unknown, then --release or --block "
-               "(or use the web page: pipeline review serve).")
+               "(or use the web console: pipeline serve).")
 
 
 @review.command("decide")
 @click.argument("image_id", type=int, metavar="ID")
-@click.option("--face", "face", type=int, default=None, metavar="N", help="Face number (from 'review list').")
+@click.option("--face", "face", type=int, default=None, metavar="N",
+              help="Face number, from 1 (as 'review list' shows them).")
 @click.option("--as", "as_person", default=None, metavar="PERSON|unknown",
               help="Who face N is: a person id from the register, or 'unknown' (not in the register).")
 @click.option("--release", "do_release", is_flag=True,
               help="Release the image as decided: every face not confirmed stays redacted on every channel.")
 @click.option("--block", "do_block", is_flag=True, help="Block the image: it is never released.")
+@click.option("--undo", "undo", is_flag=True, help="With --face N: take back who face N was said to be.")
+@click.option("--reason", "note", default=None, help="Why (kept with a --release or --block decision).")
 @click.option("--by", "by", default=None, metavar="NAME", help="Who decides (default: your login name).")
 @json_option
 @workspace_option
-def review_decide(ws, image_id, face, as_person, do_release, do_block, by, as_json):
+def review_decide(ws, image_id, face, as_person, do_release, do_block, undo, note, by, as_json):
     """Decide on held image ID.
 
     \b
@@ -74,12 +76,22 @@ def review_decide(ws, image_id, face, as_person, do_release, do_block, by, as_js
                            person who must never be published blocks the image at once.
     --release              release it now; faces not confirmed stay redacted everywhere.
     --block                block it; nothing is released.
+    --face N --undo        take back who face N was said to be (while the image is held).
+    --reason TEXT          why you release or block it (kept in the record).
 
     --face/--as and --release can be given together (the identity is recorded first).
     Every decision is recorded with the time and the reviewer (--by, default your login name).
     """
     from pipeline.review import queue as rv
 
+    actor = (by or "").strip() or actor_name()
+    if undo:
+        if face is None or as_person is not None or do_release or do_block:
+            raise UserError("--undo goes with --face N only, e.g. --face 1 --undo.")
+        rv.undo_identify(ws, image_id, face, actor=actor)
+        _say(rv.held_image(ws, image_id), as_json, f"Face {face} of image {image_id} is no longer identified; "
+                                                   "the image is still held.")
+        return
     if (face is None) != (as_person is None):
         raise UserError("--face N and --as PERSON go together, e.g. --face 1 --as P001 (or --as unknown).")
     if do_release and do_block:
@@ -88,7 +100,6 @@ def review_decide(ws, image_id, face, as_person, do_release, do_block, by, as_js
         raise UserError("Say what to decide: --face N --as PERSON|unknown, --release, or --block.")
     if do_block and face is not None:
         raise UserError("--block blocks the whole image; leave out --face/--as.")
-    actor = (by or "").strip() or actor_name()
     result = None
     if face is not None:
         result = rv.identify(ws, image_id, face, as_person.strip(), actor=actor)
@@ -101,11 +112,11 @@ def review_decide(ws, image_id, face, as_person, do_release, do_block, by, as_js
                                   f"Release it with: pipeline review decide {image_id} --release")
             return
     if do_block:
-        result = rv.block(ws, image_id, actor=actor)
+        result = rv.block(ws, image_id, actor=actor, note=note)
         _say(result, as_json, f"Image {image_id}: {result['reason']}." if result.get("kind")
              else f"Image {image_id} blocked: nothing from it will be released.")
         return
-    result = rv.release(ws, image_id, actor=actor)
+    result = rv.release(ws, image_id, actor=actor, note=note)
     lines = [f"Image {image_id} released: {result['reason']}."]
     lines += [f"  {ch}: {path}" for ch, path in result["outputs"].items()]
     _say(result, as_json, "\n".join(lines))
@@ -118,30 +129,20 @@ def _say(result: dict, as_json: bool, text: str) -> None:
         click.echo(text)
 
 
-@review.command("serve")
-@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True,
-              help="Port of the local web page (0 = any free port).")
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to listen on. Keep 127.0.0.1: the page shows children's faces.")
+@review.command("retract")
+@click.argument("image_id", type=int, metavar="ID")
+@click.option("--reason", required=True, help="Why it is taken back (kept in the record and in the takedowns).")
 @click.option("--by", "by", default=None, metavar="NAME", help="Who decides (default: your login name).")
+@json_option
 @workspace_option
-def review_serve(ws, port, host, by):
-    """Open the review queue as a web page on this computer (http://127.0.0.1:PORT/).
+def review_retract(ws, image_id, reason, by, as_json):
+    """Take back released image ID: its files leave approved/, it counts as blocked, and every copy
+    handed out with 'pipeline pull' (or downloaded on the console) is listed for takedown."""
+    from pipeline.review.retract import retract
 
-    Held images are shown with redacted previews; the face in question is shown only on this page,
-    with the candidate people and buttons for the same decisions as 'review decide'. Stop with Ctrl+C.
-    """
-    from pipeline.review.web import serve
-
-    try:
-        loopback = ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = host == "localhost"
-    if not loopback:
-        click.echo(f"WARNING: listening on {host} makes the page (with children's faces) reachable from other "
-                   "computers. Use the default 127.0.0.1 unless you are sure.", err=True)
-    actor = (by or "").strip() or actor_name()
-    root = ws.root
-    ws.close()
-    serve(root, host=host, port=port, actor=actor,
-          ready=lambda url: click.echo(f"Review page: {url}  (reviewer: {actor}; Ctrl+C to stop)"))
+    result = retract(ws, image_id, actor=(by or "").strip() or actor_name(), reason=reason)
+    lines = [f"Image {image_id} taken back: its released files were removed and it is now blocked."]
+    if result["takedowns"]:
+        lines.append(f"{len(result['takedowns'])} cop{'ies' if len(result['takedowns']) != 1 else 'y'} handed out "
+                     "must be taken down: 'pipeline pull --takedowns' lists them.")
+    _say(result, as_json, "\n".join(lines))

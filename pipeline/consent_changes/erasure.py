@@ -483,6 +483,7 @@ def _redraw_previews(ws, theirs: dict[int, list]) -> None:
     """Held photos in which they appeared: the private preview is drawn again from the rewritten original."""
     from pipeline.consent_changes.rerender import OriginalMissing, decode_original, load_faces, original_bytes
     from pipeline.render import render_preview
+    from pipeline.text_in_picture import stored_texts
 
     for job_id in sorted(theirs):
         job = ws.db.execute("SELECT * FROM jobs WHERE id=? AND status='review'", (job_id,)).fetchone()
@@ -497,4 +498,4 @@ def _redraw_previews(ws, theirs: dict[int, list]) -> None:
         for f in faces:
             if tuple(f["box"]) in {tuple(b) for b in theirs[job_id]}:
                 f["decisions"] = {c: "blur" for c in ws.config.channels}
-        render_preview(ws, image, faces, job_id)
+        render_preview(ws, image, faces, job_id, texts=stored_texts(job))

@@ -37,6 +37,7 @@ from consent.database import now_iso, transaction
 from consent.register import record_event
 from pipeline.context import RunContext
 from pipeline.render import redacted_boxes, render_channels
+from pipeline.text_in_picture import stored_texts, texts_scaled
 from pipeline.consent_changes.originals import hold_reason, record_changed_original
 from pipeline.consent_changes.rerender import (OriginalChanged, OriginalMissing, decode_original, load_faces,
                                                original_bytes, redecided, refresh_preview, render_lock,
@@ -155,6 +156,11 @@ def _propagate(ws, people, *, cause, actor, forgotten, ctx, today, wait_for_runn
                      {"cause": cause, "people": ids, "images_checked": report.checked,
                       "images_changed": report.images_changed, "files_changed": report.files_changed,
                       "takedowns": [t["id"] for t in report.takedowns]})
+    if report.changes:  # no small copy of an earlier version stays in the console's thumbnails/
+        from pipeline.delivery.gallery import prune_thumbnails
+
+        for channel in sorted({c.channel for c in report.changes}):
+            prune_thumbnails(ws, channel)
     return report
 
 
@@ -340,7 +346,7 @@ def _propagate_job(ws, ctx, job_id: int, named: list[NamedPerson], cause: str, a
             new_sha[o["id"]] = o["sha256"]
             continue
         try:
-            image, faces = source.for_channel(o, final)
+            image, faces, texts = source.for_channel(o, final)
         except OriginalChanged as exc:
             # Never re-render from bytes that are not the ones checked: take every copy down and hold it.
             _hold_changed_original(ws, job, exc, cause, actor, report)
@@ -353,7 +359,7 @@ def _propagate_job(ws, ctx, job_id: int, named: list[NamedPerson], cause: str, a
             unrenderable.add(o["id"])
             continue
         _, shas = render_channels(ws, image, faces, [o["channel"]], "", {o["channel"]: new_caption or ""},
-                                  existing={o["channel"]: o["path"]})
+                                  existing={o["channel"]: o["path"]}, texts=texts)
         new_sha[o["id"]] = shas[o["channel"]]
 
     plan = [(o, "retracted", None, why, people) if o["id"] in unrenderable else (o, action, c, why, people)
@@ -445,6 +451,11 @@ def _takedowns(conn, output, change_id: int, action: str, reason: str, at: str) 
     return out
 
 
+def raise_takedowns(conn, output, change_id: int, action: str, reason: str, at: str) -> list[dict]:
+    """Every copy of ``output`` handed out (pulled, downloaded, posted) becomes an open takedown."""
+    return _takedowns(conn, output, change_id, action, reason, at)
+
+
 def _hold_changed_original(ws, job, exc: OriginalChanged, cause: str, actor: str,
                            report: PropagationReport) -> None:
     """The kept original changed under the pipeline: retract every released copy, hold the photo, record it."""
@@ -480,7 +491,9 @@ class _Source:
         self._original: Image.Image | None = None
         self._missing: OriginalMissing | None = None
 
-    def for_channel(self, output, faces: list[dict]) -> tuple[Image.Image, list[dict]]:
+    def for_channel(self, output, faces: list[dict]) -> tuple[Image.Image, list[dict], list[dict]]:
+        """Pixels, faces and the job's text regions, all in the same coordinates."""
+        texts = stored_texts(self.job)
         if self._original is None and self._missing is None:
             try:
                 self._original = decode_original(self.ws, self.job, original_bytes(self.ws, self.job))
@@ -489,7 +502,7 @@ class _Source:
             except OriginalMissing as exc:
                 self._missing = exc
         if self._original is not None:
-            return self._original, faces
+            return self._original, faces, texts
         released = self.ws.root / output["path"]
         if not released.is_file() or not self.job["width"]:
             raise self._missing
@@ -497,7 +510,7 @@ class _Source:
             image = im.convert("RGB")
         scale = image.width / self.job["width"]
         scaled = [{**f, "box": tuple(int(round(v * scale)) for v in f["box"])} for f in faces]
-        return image, scaled
+        return image, scaled, texts_scaled(texts, scale)
 
 
 def _write_caption(path, caption: str | None) -> None:

@@ -24,6 +24,7 @@ from pipeline.context import RunContext
 from pipeline.errors import UserError
 from pipeline.consent_changes.originals import record_changed_original
 from pipeline.render import render_channels
+from pipeline.text_in_picture import stored_texts
 from pipeline.consent_changes.rerender import (OriginalChanged, OriginalMissing, decode_original, load_faces, original_bytes,
                                redecided, render_lock, save_decisions, update_result)
 
@@ -158,7 +159,7 @@ def _release(ws, job_id: int, *, actor: str, ctx) -> dict:
     for o in outputs:
         if o["channel"] in changed_channels:
             _, shas = render_channels(ws, image, final, [o["channel"]], "", {o["channel"]: o["caption"] or ""},
-                                      existing={o["channel"]: o["path"]})
+                                      existing={o["channel"]: o["path"]}, texts=stored_texts(job))
             new_sha[o["id"]] = shas[o["channel"]]
     with transaction(conn):
         save_decisions(conn, job_id, final)

@@ -19,6 +19,7 @@ from pipeline.analyse import decide_faces, face_json
 from pipeline.errors import UserError
 from pipeline.jobs import encoding_from_blob
 from pipeline.render import render_preview
+from pipeline.text_in_picture import stored_texts
 from processors.decode import RejectedImage, decode_image
 
 
@@ -174,4 +175,4 @@ def refresh_preview(ws, job: sqlite3.Row, work: list[dict]) -> None:
         image = decode_original(ws, job, original_bytes(ws, job))
     except OriginalMissing:
         return  # the old preview stays; it redacts at least as much
-    render_preview(ws, image, work, job["id"])
+    render_preview(ws, image, work, job["id"], texts=stored_texts(job))

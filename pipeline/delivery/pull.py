@@ -25,6 +25,7 @@ from pathlib import Path
 
 from consent.database import now_iso, transaction
 from pipeline.errors import UserError
+from pipeline.delivery.gallery import record_pull
 from processors.output import write_atomic
 
 PRIVATE_FOLDERS = ("inbox", "approved", "originals", "quarantine", "review")
@@ -133,11 +134,8 @@ def pull(ws, channel: str, dest: Path | str, *, since: str | None = None, again:
             raise cannot_write(dest, exc) from None
         if item is None:
             continue
-        with transaction(ws.db) as conn:
-            cur = conn.execute(
-                "INSERT INTO pulls(output_id, output_sha256, channel, dest, pulled_at, actor) VALUES (?,?,?,?,?,?)",
-                (row["id"], row["sha256"], channel, str(Path(item["file"]).resolve()), now_iso(), actor))
-            item["pull_id"] = cur.lastrowid
+        item["pull_id"] = record_pull(ws.db, row["id"], row["sha256"], channel, str(Path(item["file"]).resolve()),
+                                      actor)
         result.pulled.append(item)
     if result.pulled or result.skipped:
         detail = {"channel": channel, "dest": str(dest.resolve()), "pulled": [p["output_id"] for p in result.pulled],

@@ -1,6 +1,8 @@
 """The review queue: images held because the software was unsure, and a person's decisions on them.
 
-A held image (status ``review``) leaves the queue only by an explicit decision:
+A held image (status ``review``) leaves the queue only by an explicit decision. Faces are numbered
+from 1 for people (``review list``, ``--face N``, the console); the database keeps its own index.
+
 
 * ``identify(ws, id, face, person|'unknown')`` records who a face is and decides the image again
   with that identity. It never releases on its own (DESIGN.md: nothing is released until a person
@@ -8,6 +10,7 @@ A held image (status ``review``) leaves the queue only by an explicit decision:
 * ``release(ws, id)`` releases the image as decided now: every face not kept (unconfirmed,
   unknown, refused…) stays redacted, one output per channel in approved/<channel>/.
 * ``block(ws, id)`` blocks it: no outputs.
+* ``undo_identify(ws, id, face)`` takes back who a face was said to be, while the image is held.
 
 Every decision is recorded (review_decisions + events) with time and reviewer, and everything is
 decided with the register as it is at the moment of the decision.
@@ -15,6 +18,8 @@ decided with the register as it is at the moment of the decision.
 from __future__ import annotations
 
 import json
+import threading
+import time
 from types import SimpleNamespace
 
 from consent.database import now_iso, transaction
@@ -24,6 +29,7 @@ from pipeline.captions import channel_captions
 from pipeline.context import RunContext
 from pipeline.errors import UserError
 from pipeline.render import remove_preview, render_channels
+from pipeline.text_in_picture import stored_texts
 from pipeline.consent_changes.originals import hold_reason, record_changed_original
 from pipeline.consent_changes.rerender import (OriginalChanged, OriginalMissing, decode_original, job_row,
                                                load_faces, original_bytes, output_stem, redecided,
@@ -87,11 +93,11 @@ def _held_record(ws, ctx, job) -> dict:
     faces = []
     for w in work:
         faces.append({
-            "face": w["idx"], "box": [int(v) for v in w["box"]], "match": w["match"],
+            "face": w["idx"] + 1, "box": [int(v) for v in w["box"]], "match": w["match"],
             "person": w["person"],
             "distance": None if w["distance"] is None else round(float(w["distance"]), 4),
-            "candidates": [{"person": p, "distance": round(float(d), 4), "name": _name(ctx, p)}
-                           for p, d in w["candidates"]],
+            "candidates": [{"person": p, "distance": round(float(d), 4), "name": _name(ctx, p),
+                            "closeness": distance_words(d, ctx)} for p, d in w["candidates"]],
             "confirmed": w["confirmed"],
             "decisions": dict(w["decisions"]),
             "reasons": dict(w["reasons"]),
@@ -122,7 +128,7 @@ def _status(work: list[dict], ctx, ws) -> tuple[str, str]:
 def _on_release_text(status: str, summary: str, work, ctx) -> str:
     if status == "blocked":
         return "cannot be released: " + summary
-    pending = [w["idx"] for w in work if "review" in w["decisions"].values()]
+    pending = [w["idx"] + 1 for w in work if "review" in w["decisions"].values()]
     text = summarise([FaceDecision(_settled(w)[0], _settled(w)[1]) for w in work], ctx.channels)
     if pending:
         text += f"; face {', '.join(map(str, pending))} not confirmed: stays redacted everywhere"
@@ -131,7 +137,7 @@ def _on_release_text(status: str, summary: str, work, ctx) -> str:
 
 def _decisions_so_far(conn, job_id: int) -> list[dict]:
     return [dict(r) for r in conn.execute(
-        "SELECT face_idx AS face, decision, person_id AS person, at, actor FROM review_decisions "
+        "SELECT face_idx + 1 AS face, decision, person_id AS person, at, actor FROM review_decisions "
         "WHERE job_id=? ORDER BY id", (job_id,))]
 
 
@@ -150,8 +156,23 @@ def _held_job(ws, job_id: int):
 
 # ---------------------------------------------------------------- decisions
 
-def identify(ws, job_id: int, face_idx: int, person: str, *, actor: str, ctx: RunContext | None = None) -> dict:
-    """Record that face ``face_idx`` of held image ``job_id`` is ``person`` (a person id, or 'unknown').
+def distance_words(distance, ctx: RunContext) -> str:
+    """A face distance in words, against the workspace's own tolerances."""
+    if distance is None:
+        return "too small to compare"
+    tol = ctx.tolerances
+    d = float(distance)
+    if d <= tol.match * 0.8:
+        return "very close: very likely the same person"
+    if d <= tol.match:
+        return "close: probably the same person, but check"
+    if d <= tol.review:
+        return "somewhat alike: could be this person, could be someone else"
+    return "not alike: probably someone else"
+
+
+def identify(ws, job_id: int, face_no: int, person: str, *, actor: str, ctx: RunContext | None = None) -> dict:
+    """Record that face ``face_no`` (from 1) of held image ``job_id`` is ``person`` (a person id, or 'unknown').
 
     Returns the image's queue record, with ``status`` 'review' (still held until released or
     blocked) or 'blocked' (the person must never be published).
@@ -159,11 +180,7 @@ def identify(ws, job_id: int, face_idx: int, person: str, *, actor: str, ctx: Ru
     ctx = (ctx or RunContext(ws)).refresh()
     job = _held_job(ws, job_id)
     stored = load_faces(ws.db, job_id)
-    if not stored:
-        raise UserError(f"Image {job_id} has no faces to identify; release it with --release or block it with --block.")
-    if not any(f["idx"] == face_idx for f in stored):
-        raise UserError(f"Image {job_id} has no face {face_idx}; its faces are numbered "
-                        f"0 to {len(stored) - 1} (see 'pipeline review list').")
+    face_idx = _face_index(job_id, stored, face_no)
     if person != UNKNOWN:
         p = ctx.people.get(person)
         if p is None:
@@ -202,7 +219,51 @@ def identify(ws, job_id: int, face_idx: int, person: str, *, actor: str, ctx: Ru
     return record
 
 
-def release(ws, job_id: int, *, actor: str, ctx: RunContext | None = None) -> dict:
+def _face_index(job_id: int, stored: list[dict], face_no) -> int:
+    """The stored index of face number ``face_no`` (from 1); UserError when there is no such face."""
+    if not stored:
+        raise UserError(f"Image {job_id} has no faces to identify; release it with --release or block it with --block.")
+    try:
+        idx = int(face_no) - 1
+    except (TypeError, ValueError):
+        idx = -1
+    if not any(f["idx"] == idx for f in stored):
+        raise UserError(f"Image {job_id} has no face {face_no}; its faces are numbered "
+                        f"1 to {len(stored)} (see 'pipeline review list').")
+    return idx
+
+
+def undo_identify(ws, job_id: int, face_no: int, *, actor: str, ctx: RunContext | None = None) -> dict:
+    """Take back who face ``face_no`` (from 1) of held image ``job_id`` was said to be.
+
+    Only while the image is held; the face is decided again as the software saw it (so it may need
+    a decision again). Returns the image's queue record.
+    """
+    ctx = (ctx or RunContext(ws)).refresh()
+    job = _held_job(ws, job_id)
+    stored = load_faces(ws.db, job_id)
+    face_idx = _face_index(job_id, stored, face_no)
+    before = next(f for f in stored if f["idx"] == face_idx).get("confirmed")
+    if before is None:
+        raise UserError(f"Face {face_no} of image {job_id} has not been identified by anyone; there is nothing to undo.")
+    at = now_iso()
+    with transaction(ws.db):
+        _still_held(ws.db, job_id)
+        ws.db.execute("UPDATE faces SET confirmed_person=NULL WHERE job_id=? AND idx=?", (job_id, face_idx))
+        ws.db.execute("INSERT INTO review_decisions(job_id, face_idx, decision, person_id, at, actor) "
+                      "VALUES (?,?,?,?,?,?)", (job_id, face_idx, "identify", None, at, actor))
+        record_event(ws.db, "review.undo", actor, None, {"job_id": job_id, "face": face_no, "was": before}, at=at)
+    work = redecided(load_faces(ws.db, job_id), ctx)
+    with transaction(ws.db):
+        save_decisions(ws.db, job_id, work)
+        update_result(ws.db, job, work)
+    refresh_preview(ws, job, work)
+    record = _held_record(ws, ctx, job_row(ws.db, job_id))
+    record["status"] = "review"
+    return record
+
+
+def release(ws, job_id: int, *, actor: str, ctx: RunContext | None = None, note: str | None = None) -> dict:
     """Release a held image as decided now; faces not confirmed stay redacted on every channel.
 
     Returns the DESIGN.md record of the image (status 'released', outputs per channel).
@@ -213,10 +274,10 @@ def release(ws, job_id: int, *, actor: str, ctx: RunContext | None = None) -> di
 
         return renewed.release(ws, job_id, actor=actor, ctx=ctx)
     with render_lock(ws):  # a consent change applied meanwhile is seen, or sees this release
-        return _release(ws, job_id, actor=actor, ctx=ctx)
+        return _release(ws, job_id, actor=actor, ctx=ctx, note=note)
 
 
-def _release(ws, job_id: int, *, actor: str, ctx: RunContext | None) -> dict:
+def _release(ws, job_id: int, *, actor: str, ctx: RunContext | None, note: str | None = None) -> dict:
     ctx = (ctx or RunContext(ws)).refresh()
     job = _held_job(ws, job_id)
     stored = load_faces(ws.db, job_id)
@@ -226,7 +287,7 @@ def _release(ws, job_id: int, *, actor: str, ctx: RunContext | None) -> dict:
     work = redecided(stored, ctx)
     blocking = [w for w in work if "block" in w["decisions"].values()]
     if blocking:
-        which = ", ".join(str(w["idx"]) for w in blocking)
+        which = ", ".join(str(w["idx"] + 1) for w in blocking)
         raise UserError(
             f"Image {job_id} was not released: face {which} may be a person who must never be published "
             f"({'; '.join(sorted({w['reasons'][ctx.channels[0]] for w in blocking}))}). Block it with "
@@ -251,9 +312,10 @@ def _release(ws, job_id: int, *, actor: str, ctx: RunContext | None) -> dict:
     caption = job["caption"]
     analysis = SimpleNamespace(faces=work, metadata=None if caption else inspect_metadata(data, job["source"]))
     captions = channel_captions(caption, analysis, ctx, ws.config)
-    outputs, shas = render_channels(ws, image, work, ctx.channels, output_stem(job), captions)
+    outputs, shas = render_channels(ws, image, work, ctx.channels, output_stem(job), captions,
+                                    texts=stored_texts(job))
     reason = summarise([FaceDecision(w["decisions"], w["reasons"]) for w in work], ctx.channels)
-    reason = f"{reason} (released on review by {actor})"
+    reason = f"{reason} (released on review by {actor})"  # the reviewer's own note stays in the audit trail
     at = now_iso()
     with transaction(ws.db):
         now_status = ws.db.execute("SELECT status FROM jobs WHERE id=?", (job_id,)).fetchone()[0]
@@ -274,7 +336,8 @@ def _release(ws, job_id: int, *, actor: str, ctx: RunContext | None) -> dict:
             ws.db.execute("INSERT INTO review_decisions(job_id, face_idx, decision, person_id, at, actor) "
                           "VALUES (?,?,?,?,?,?)", (job_id, None, "release", None, at, actor))
             record_event(ws.db, "review.release", actor, None,
-                         {"job_id": job_id, "outputs": outputs, "reason": reason}, at=at)
+                         {"job_id": job_id, "outputs": outputs, "reason": reason, "note": (note or "").strip()},
+                         at=at)
             _settle_copies(ws.db, job, "released", actor, at)
     if decided_elsewhere is not None:
         if decided_elsewhere != "released":  # someone blocked it meanwhile: take back what was just written
@@ -288,8 +351,9 @@ def _release(ws, job_id: int, *, actor: str, ctx: RunContext | None) -> dict:
     return record
 
 
-def block(ws, job_id: int, *, actor: str) -> dict:
-    """Block a held image: it is never released; its preview is removed.
+def block(ws, job_id: int, *, actor: str, note: str | None = None) -> dict:
+    """Block a held image: it is never released; its preview is removed. ``note``: the reviewer's reason
+    (kept in the audit trail only).
 
     For a "consent renewed" item the photo is left as released (still blurred there)."""
     if _renewal(ws, job_id):
@@ -297,7 +361,7 @@ def block(ws, job_id: int, *, actor: str) -> dict:
 
         return renewed.dismiss(ws, job_id, actor=actor)
     job = _held_job(ws, job_id)
-    reason = f"blocked on review by {actor}"
+    reason = f"blocked on review by {actor}"  # the reviewer's note (may be sensitive) stays in the audit trail
     at = now_iso()
     with transaction(ws.db):
         _still_held(ws.db, job_id)
@@ -305,7 +369,7 @@ def block(ws, job_id: int, *, actor: str) -> dict:
         update_result(ws.db, job, status="blocked", reason=reason)
         ws.db.execute("INSERT INTO review_decisions(job_id, face_idx, decision, person_id, at, actor) "
                       "VALUES (?,?,?,?,?,?)", (job_id, None, "block", None, at, actor))
-        record_event(ws.db, "review.block", actor, None, {"job_id": job_id}, at=at)
+        record_event(ws.db, "review.block", actor, None, {"job_id": job_id, "note": (note or "").strip()}, at=at)
         _settle_copies(ws.db, job, "blocked", actor, at)
     remove_preview(ws, job_id)
     return {"id": job_id, "source": job["source"], "status": "blocked", "reason": reason}
@@ -338,18 +402,50 @@ def _remove(path) -> None:
 
 # ---------------------------------------------------------------- the face in question
 
-def face_crop(ws, job_id: int, face_idx: int, *, size: int = 240) -> bytes:
-    """A JPEG of one face of a held image, from the original, for the reviewer's eyes only."""
+def face_crop(ws, job_id: int, face_no: int, *, size: int = 240, ctx: RunContext | None = None) -> bytes:
+    """A JPEG of face ``face_no`` (from 1) of a held image, cut from the original, for the reviewer's eyes only.
+
+    Only a face that still needs a person's decision is shown (UserError otherwise); the bytes are
+    made in memory and never written anywhere.
+    """
+    ctx = (ctx or RunContext(ws)).refresh()
     job = _held_job(ws, job_id)
-    face = next((f for f in load_faces(ws.db, job_id) if f["idx"] == face_idx), None)
-    if face is None:
-        raise UserError(f"Image {job_id} has no face {face_idx}.")
+    stored = load_faces(ws.db, job_id)
+    face_idx = _face_index(job_id, stored, face_no)
+    face = next(w for w in redecided(stored, ctx) if w["idx"] == face_idx)
+    if face["confirmed"] is not None or "review" not in face["decisions"].values():
+        raise UserError(f"Face {face_no} of image {job_id} does not need a decision.")
     try:
-        image = decode_original(ws, job, original_bytes(ws, job))
+        image = _decoded_original(ws, job)
     except OriginalMissing as exc:
-        raise UserError(f"Face {face_idx} of image {job_id} cannot be shown: {exc}.") from None
+        raise UserError(f"Face {face_no} of image {job_id} cannot be shown: {exc}.") from None
     crop = image.crop(head_region(face["box"], image.size, 0.3))
     return encode_jpeg(crop, max_edge=size, quality=85)
+
+
+_ORIGINALS: dict[tuple, tuple[float, object]] = {}
+_ORIGINALS_LOCK = threading.Lock()
+_KEEP_SECONDS, _KEEP_IMAGES = 60.0, 2
+
+
+def _decoded_original(ws, job):
+    """The decoded original, kept in memory (never on disk) for a minute: a photo with many faces
+    in question is decoded once for all its face crops, not once per face."""
+    key = (str(ws.root), job["id"], job["sha256"])
+    now = time.monotonic()
+    with _ORIGINALS_LOCK:
+        for k in [k for k, (at, _) in _ORIGINALS.items() if now - at > _KEEP_SECONDS]:
+            del _ORIGINALS[k]
+        hit = _ORIGINALS.get(key)
+        if hit is not None:
+            return hit[1]
+    image = decode_original(ws, job, original_bytes(ws, job))
+    image.load()  # fully decoded before threads share it
+    with _ORIGINALS_LOCK:
+        _ORIGINALS[key] = (now, image)
+        while len(_ORIGINALS) > _KEEP_IMAGES:
+            del _ORIGINALS[min(_ORIGINALS, key=lambda k: _ORIGINALS[k][0])]
+    return image
 
 
 def preview_bytes(ws, job_id: int) -> bytes:
@@ -367,5 +463,5 @@ def register_choices(ws, ctx: RunContext | None = None) -> list[tuple[str, str]]
     return [(pid, p.display_name) for pid, p in sorted(ctx.people.items()) if not p.forgotten]
 
 
-__all__ = ["held_images", "held_image", "identify", "release", "block", "face_crop", "preview_bytes",
-           "register_choices", "UNKNOWN"]
+__all__ = ["held_images", "held_image", "identify", "undo_identify", "release", "block", "face_crop",
+           "preview_bytes", "register_choices", "distance_words", "UNKNOWN"]

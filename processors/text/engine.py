@@ -1,0 +1,254 @@
+"""Read the lines of text in a photo on CPU: PP-OCR's detector and recogniser on ONNX Runtime.
+
+The models ship inside the ``rapidocr-onnxruntime`` wheel (PP-OCRv4 detection and recognition);
+nothing is downloaded. The detector runs on a copy of the photo reduced to ``DETECT_LONG_EDGE``
+(text of about 14 px letter height at the working resolution still comes out as a line); the
+recogniser then reads only the detected lines, each cut out of the full-resolution photo and
+straightened (lines turned up to ±30° and more come out level). Boxes that are clearly not a
+line of legible text (too small, much taller than wide) are skipped before recognition.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from processors.text import det_int8
+
+DETECT_LONG_EDGE = 960      # px: the detector's input (the photo is reduced to this first); see README
+MIN_LINE_HEIGHT = 8         # px at the working resolution: below this nothing is legible
+DETECT_BOX_THRESHOLD = 0.35  # the detector's mean score inside a box (rapidocr's default is 0.5)
+
+USE_INT8 = True             # the detector's int8 copy (processors.text.det_int8), float when unavailable
+
+_local = threading.local()
+
+
+class TextModelMissing(RuntimeError):
+    """The OCR models are not installed."""
+
+
+@dataclass
+class TextLine:
+    """One detected line: its quadrilateral (tl, tr, br, bl in image pixels), text, score, and
+    per-character quadrilaterals when the recogniser gave them (same length as ``text``)."""
+
+    polygon: np.ndarray          # (4, 2) float32
+    text: str
+    score: float
+    char_polygons: list | None = None
+
+    @property
+    def height(self) -> float:
+        p = self.polygon
+        return float(max(np.linalg.norm(p[0] - p[3]), np.linalg.norm(p[1] - p[2])))
+
+    @property
+    def width(self) -> float:
+        p = self.polygon
+        return float(max(np.linalg.norm(p[0] - p[1]), np.linalg.norm(p[3] - p[2])))
+
+
+def model_dir() -> Path:
+    try:
+        import rapidocr_onnxruntime
+    except ImportError as exc:  # pragma: no cover - a dependency of the package
+        raise TextModelMissing("The text-reading package 'rapidocr-onnxruntime' is not installed; "
+                               "run scripts/setup again.") from exc
+    return Path(rapidocr_onnxruntime.__file__).resolve().parent / "models"
+
+
+def _engines():
+    """``(detector, recogniser, word_boxes)``, loaded once per process and thread, one thread each."""
+    eng = getattr(_local, "engines", None)
+    if eng is None:
+        from rapidocr_onnxruntime.cal_rec_boxes import CalRecBoxes
+        from rapidocr_onnxruntime.ch_ppocr_det import TextDetector
+        from rapidocr_onnxruntime.ch_ppocr_rec import TextRecognizer
+
+        models = model_dir()
+        det_path, rec_path = models / "ch_PP-OCRv4_det_infer.onnx", models / "ch_PP-OCRv4_rec_infer.onnx"
+        for p in (det_path, rec_path):
+            if not p.is_file():
+                raise TextModelMissing(f"The text model {p} is missing; reinstall 'rapidocr-onnxruntime'.")
+        common = {"intra_op_num_threads": 1, "inter_op_num_threads": 1, "use_cuda": False, "use_dml": False}
+        with _our_sessions():
+            det = TextDetector({**common, "model_path": str(det_path), "limit_side_len": DETECT_LONG_EDGE,
+                            "limit_type": "max", "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5],
+                                "thresh": 0.25, "box_thresh": DETECT_BOX_THRESHOLD, "max_candidates": 1000,
+                                "unclip_ratio": 1.6, "use_dilation": True, "score_mode": "fast"})
+            rec = TextRecognizer({**common, "model_path": str(rec_path), "rec_img_shape": [3, 48, 320],
+                                  "rec_batch_num": 8})
+        eng = _local.engines = (det, rec, CalRecBoxes())
+    return eng
+
+
+class _Session:
+    """The pipeline's ONNX Runtime session (one thread, memory arena on: ~20 % faster here than
+    rapidocr's arena-less session) behind the small interface rapidocr's classes call; created on
+    first use (the float detector is not needed while its int8 copy runs)."""
+
+    def __init__(self, config: dict):
+        self._path = Path(config["model_path"])
+        self._session = None
+
+    @property
+    def session(self):
+        if self._session is None:
+            from processors.model_cache import onnx_session
+
+            self._session = onnx_session(self._path.read_bytes())
+        return self._session
+
+    def __call__(self, data):
+        return self.session.run(None, {self.session.get_inputs()[0].name: data})
+
+    def have_key(self, key: str = "character") -> bool:
+        return key in self.session.get_modelmeta().custom_metadata_map
+
+    def get_character_list(self, key: str = "character") -> list[str]:
+        return self.session.get_modelmeta().custom_metadata_map[key].splitlines()
+
+
+_construct = threading.Lock()
+
+
+class _our_sessions:
+    """While rapidocr's detector and recogniser are built, they get :class:`_Session`s."""
+
+    def __enter__(self):
+        import rapidocr_onnxruntime.ch_ppocr_det.text_detect as det_module
+        import rapidocr_onnxruntime.ch_ppocr_rec.text_recognize as rec_module
+
+        _construct.acquire()
+        self._modules = (det_module, rec_module)
+        self._saved = [m.OrtInferSession for m in self._modules]
+        for m in self._modules:
+            m.OrtInferSession = _Session
+        return self
+
+    def __exit__(self, *exc):
+        for m, original in zip(self._modules, self._saved):
+            m.OrtInferSession = original
+        _construct.release()
+        return False
+
+
+def warm() -> None:
+    """Load the text models now (worker start-up, or ``scripts/setup`` building the int8 detector
+    once), so the first photo does not pay for it."""
+    _engines()
+    if USE_INT8:
+        det_int8.session(model_dir() / "ch_PP-OCRv4_det_infer.onnx")
+
+
+def detect_lines(rgb: np.ndarray, long_edge: int = DETECT_LONG_EDGE) -> list[np.ndarray]:
+    """Quadrilaterals of the text lines in ``rgb`` (full-resolution coordinates), detected on a
+    copy whose long edge is at most ``long_edge`` (sides rounded to the network's multiple of 32)."""
+    det, _, _ = _engines()
+    h, w = rgb.shape[:2]
+    scale = min(1.0, long_edge / max(h, w))
+    dw, dh = max(32, int(round(w * scale / 32)) * 32), max(32, int(round(h * scale / 32)) * 32)
+    small = cv2.resize(rgb, (dw, dh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    # The network's input: BGR (it was trained on OpenCV's order), scaled to -1..1, in float32
+    # (rapidocr's own normalisation works in float64, ~20 % of the detector's time here).
+    x = small[:, :, ::-1].astype(np.float32)
+    x *= 2.0 / 255.0
+    x -= 1.0
+    x = np.ascontiguousarray(x.transpose(2, 0, 1)[None])
+    fast = det_int8.session(model_dir() / "ch_PP-OCRv4_det_infer.onnx") if USE_INT8 else None
+    if fast is not None:
+        preds = fast.run(None, {fast.get_inputs()[0].name: x})[0]
+    else:
+        preds = det.infer(x)[0]
+    # The post-processing maps boxes straight to the full-resolution photo (per-axis ratios).
+    boxes, _ = det.postprocess_op(preds, (h, w))
+    if boxes is None or len(boxes) == 0:
+        return []
+    boxes = det.filter_tag_det_res(boxes, (h, w))
+    return [np.asarray(b, dtype=np.float32) for b in boxes]
+
+
+def plausible_line(quad: np.ndarray) -> bool:
+    """False for boxes that are clearly not a line of legible text: tiny, or much taller than wide
+    (a letter on its own names no one)."""
+    height = max(np.linalg.norm(quad[0] - quad[3]), np.linalg.norm(quad[1] - quad[2]))
+    width = max(np.linalg.norm(quad[0] - quad[1]), np.linalg.norm(quad[3] - quad[2]))
+    return height >= MIN_LINE_HEIGHT and width >= 0.8 * height
+
+
+def crop_line(rgb: np.ndarray, quad: np.ndarray) -> np.ndarray:
+    """The line cut out of ``rgb`` and straightened (BGR, as the recogniser expects)."""
+    width = int(max(np.linalg.norm(quad[0] - quad[1]), np.linalg.norm(quad[2] - quad[3])))
+    height = int(max(np.linalg.norm(quad[0] - quad[3]), np.linalg.norm(quad[1] - quad[2])))
+    width, height = max(width, 2), max(height, 2)
+    target = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=np.float32)
+    matrix = cv2.getPerspectiveTransform(quad.astype(np.float32), target)
+    crop = cv2.warpPerspective(rgb, matrix, (width, height), borderMode=cv2.BORDER_REPLICATE,
+                               flags=cv2.INTER_CUBIC)
+    return np.ascontiguousarray(crop[:, :, ::-1])
+
+
+def ink_rows(crop: np.ndarray) -> tuple[float, float]:
+    """``(top, bottom)`` of the letters in a straightened line crop, as fractions of its height.
+
+    The detector's box holds a line with a margin that grows with the reduction (up to twice the
+    letters' height), enough to reach the next line of a tightly set certificate; the redaction
+    keeps to the run of rows that holds the most ink (Otsu's split, the rarer side is the ink) plus a fifth of the
+    letters' height each side, and never cuts more than a third off either side.
+    """
+    gray = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
+    h = gray.shape[0]
+    if h < 6 or gray.shape[1] < 6:
+        return 0.0, 1.0
+    _, binary = cv2.threshold(gray, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    ink = binary if binary.mean() < 0.5 else 1 - binary
+    rows = ink.mean(axis=1)
+    present = np.nonzero(rows > max(0.02, 0.15 * float(rows.max())))[0]
+    if len(present) == 0:
+        return 0.0, 1.0
+    # Rows of ink in runs; the line is the run with the most ink (the edge of a neighbouring line
+    # caught in the box is a separate, smaller run).
+    breaks = np.nonzero(np.diff(present) > max(1, round(0.06 * h)))[0]
+    runs = np.split(present, breaks + 1)
+    main = max(runs, key=lambda r: float(rows[r].sum()))
+    top, bottom = int(main[0]), int(main[-1]) + 1
+    margin = 0.2 * (bottom - top) + 1
+    top_f = max(0.0, min(1 / 3, (top - margin) / h))
+    bottom_f = min(1.0, max(2 / 3, (bottom + margin) / h))
+    return top_f, bottom_f
+
+
+def tightened(quad: np.ndarray, top: float, bottom: float) -> np.ndarray:
+    """``quad`` (tl, tr, br, bl) cut to the fractions ``top..bottom`` of its height."""
+    tl, tr, br, bl = quad
+    return np.array([tl + (bl - tl) * top, tr + (br - tr) * top, tr + (br - tr) * bottom, tl + (bl - tl) * bottom],
+                    dtype=np.float32)
+
+
+def read_lines(rgb: np.ndarray, *, long_edge: int = DETECT_LONG_EDGE) -> list[TextLine]:
+    """Every line of text in ``rgb`` (H×W×3 uint8, RGB): detected at a reduced size, read at full size."""
+    if rgb.ndim != 3 or rgb.shape[0] < 8 or rgb.shape[1] < 8:
+        return []
+    quads = [q for q in detect_lines(rgb, long_edge) if plausible_line(q)]
+    if not quads:
+        return []
+    _, rec, word_boxes = _engines()
+    crops = [crop_line(rgb, q) for q in quads]
+    results, _ = rec(crops, return_word_box=True)
+    lines = []
+    try:
+        detailed = word_boxes(crops, quads, results)
+    except Exception:   # character positions are a refinement; the whole line is the fallback
+        detailed = [[r[0], r[1], None, None, None] for r in results]
+    for quad, crop, res in zip(quads, crops, detailed):
+        text, score, char_boxes, chars = res[0], float(res[1]), res[2], res[3]
+        quad = tightened(quad, *ink_rows(crop))
+        char_polys = None
+        if char_boxes and chars and len(chars) == len(text) and len(char_boxes) == len(text):
+            char_polys = [np.asarray(b, dtype=np.float32) for b in char_boxes]
+        lines.append(TextLine(quad, text or "", score, char_polys))
+    return lines

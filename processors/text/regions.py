@@ -1,0 +1,324 @@
+"""From read lines to text regions: which parts of the picture name someone, and who.
+
+Every recognised line goes through the name engine (:func:`processors.names.find_names`, the
+same one captions use). OCR reads names imperfectly (a dropped accent, one wrong letter, two
+words run together), so before matching, each word that is one edit away from a name in the
+register (five letters or more) is read as that name; the original line's characters are kept
+for the positions. A name's character span is mapped to a sub-box of the line (from the
+recogniser's character positions when it gave them, else in proportion), padded by half a
+letter each side; when that is not possible the whole line is the region.
+
+Rules (DESIGN.md "Names — in the picture too", issue 17):
+
+- a full name of anyone in the register, or the family name of a pupil → redacted on every channel;
+- a lone given name, or a member of staff's lone family name → kept on a channel only where that
+  person (or someone of that name) is kept, as captions do;
+- ``all_text=True`` → every line is redacted on every channel.
+
+A region records its box, polygon, decisions per channel and why (a person id); never the text.
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from processors import names as name_engine
+from processors.text.engine import TextLine
+
+CONDITIONAL = "conditional"   # kept only where one of ``people`` is kept
+
+
+@dataclass
+class TextRegion:
+    polygon: np.ndarray            # (4, 2) in image pixels
+    kind: str                      # "full" | "family" | "given" | "all" | "text"
+    person: str | None = None      # why: the person named (never the name itself)
+    rule: str = "keep"             # "redact" (every channel) | "conditional" | "keep"
+    people: tuple[str, ...] = ()   # for "conditional": kept where one of these is kept
+
+    def box(self) -> tuple[int, int, int, int]:
+        """``(top, right, bottom, left)`` around the polygon, rounded outwards."""
+        xs, ys = self.polygon[:, 0], self.polygon[:, 1]
+        return (int(np.floor(ys.min())), int(np.ceil(xs.max())), int(np.ceil(ys.max())), int(np.floor(xs.min())))
+
+
+# --- name matching --------------------------------------------------------------------------
+
+def _supports_partial() -> bool:
+    try:
+        return "partial" in inspect.signature(name_engine.find_names).parameters
+    except (TypeError, ValueError):  # pragma: no cover
+        return False
+
+
+def find_names(text: str, people: list) -> list:
+    """Every name hit (full, and lone given/family) in ``text``: the name engine, whichever version."""
+    if _supports_partial():
+        return name_engine.find_names(text, people, partial=True)
+    return name_engine.find_names(text, people)
+
+
+def fold(text: str) -> str:
+    """The name engine's case- and accent-folded form of ``text`` (its older version also returned a map)."""
+    folded = name_engine.fold(text)
+    return folded[0] if isinstance(folded, tuple) else folded
+
+
+@functools.lru_cache(maxsize=8)
+def _vocabulary(names: tuple[str, ...]) -> dict[str, set[str]]:
+    """Deletion index of register name words (folded, 5+ letters): every word with one letter
+    removed → the words it may come from (finds words one edit apart without comparing all)."""
+    index: dict[str, set[str]] = {}
+    for word in names:
+        if len(word) < 5:
+            continue
+        index.setdefault(word, set()).add(word)
+        for i in range(len(word)):
+            index.setdefault(word[:i] + word[i + 1:], set()).add(word)
+    return index
+
+
+def _one_edit(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    if abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        return sum(x != y for x, y in zip(a, b)) == 1
+    if len(a) > len(b):
+        a, b = b, a
+    i = 0
+    while i < len(a) and a[i] == b[i]:
+        i += 1
+    return a[i:] == b[i + 1:]
+
+
+def _name_words(people: list) -> tuple[tuple[str, ...], dict[str, tuple[str, str]]]:
+    words, pairs = set(), {}
+    for p in people:
+        g, f = fold(p.given or "").strip(), fold(p.family or "").strip()
+        for w in (g, f):
+            if w and " " not in w:
+                words.add(w)
+        if g and f:
+            pairs[g + f] = (p.given, p.family)
+            pairs[f + g] = (p.family, p.given)
+    return tuple(sorted(words)), pairs
+
+
+_WORD = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*")
+
+
+def _near(folded: str, index: dict[str, set[str]]) -> str | None:
+    """The one register name word ``folded`` is, or is one edit (or an "rn"/"m" slip) away from."""
+    if folded in index.get(folded, ()):
+        return folded
+    if len(folded) < 5:
+        return None
+    # "rn" read for "m" and "vv" for "w" are the recogniser's commonest slips.
+    for form in dict.fromkeys((folded, folded.replace("rn", "m"), folded.replace("vv", "w"))):
+        candidates = set(index.get(form, ()))
+        for i in range(len(form)):
+            candidates |= index.get(form[:i] + form[i + 1:], set())
+        near = sorted(c for c in candidates if _one_edit(form, c))
+        if len(near) == 1:
+            return near[0]
+        if near:
+            return None
+    return None
+
+
+def correct(text: str, people: list) -> tuple[str, list[int]]:
+    """``text`` with near-misses of register names read as those names; and for each character of
+    the result, the index of the character of ``text`` it stands for.
+
+    Handled: one wrong letter (names of five letters or more), "rn" for "m", a name split by a
+    stray space ("Mu rphy"), and given and family name run together ("AmeliaHart").
+    """
+    words, pairs = _name_words(people)
+    index = _vocabulary(words)
+    tokens = [(m.start(), m.end()) for m in _WORD.finditer(text)]
+    out, where, pos, i = [], [], 0, 0
+    while i < len(tokens):
+        s, e = tokens[i]
+        token = text[s:e]
+        folded = fold(token)
+        replacement = None
+        if folded in pairs:                               # "AmeliaHart": two words run together
+            a, b = pairs[folded]
+            replacement = a + " " + b
+        elif folded not in index.get(folded, ()):
+            joined = None
+            if i + 1 < len(tokens) and text[e:tokens[i + 1][0]] == " ":
+                nxt = fold(text[tokens[i + 1][0]:tokens[i + 1][1]])
+                if nxt not in index.get(nxt, ()):
+                    joined = _near(folded + nxt, index)
+            if joined is not None and (joined == folded + nxt or _near(folded, index) is None):
+                replacement, e, i = joined, tokens[i + 1][1], i + 1     # "Mu rphy": a stray space
+                token = text[s:e]
+            else:
+                replacement = _near(folded, index)
+        out.append(text[pos:s])
+        where.extend(range(pos, s))
+        if replacement is None or replacement == folded:
+            out.append(token)
+            where.extend(range(s, e))
+        else:
+            if token.replace(" ", "").isupper():
+                replacement = replacement.upper()
+            elif token[:1].isupper():
+                replacement = " ".join(w[:1].upper() + w[1:] for w in replacement.split(" "))
+            out.append(replacement)
+            n, span = len(replacement), e - s
+            where.extend(s + min(span - 1, (k * span) // max(n, 1)) for k in range(n))
+        pos = e
+        i += 1
+    out.append(text[pos:])
+    where.extend(range(pos, len(text)))
+    return "".join(out), where
+
+
+# --- geometry ---------------------------------------------------------------------------------
+
+def sub_polygon(line: TextLine, start: int, end: int) -> np.ndarray:
+    """The part of ``line``'s quadrilateral holding characters ``start:end`` of its text, padded
+    by half a letter each side (the whole line when the positions are unknown)."""
+    quad = line.polygon.astype(np.float32)
+    n = len(line.text)
+    if n == 0 or start <= 0 and end >= n:
+        return quad
+    tl, tr, br, bl = quad
+    axis = ((tr - tl) + (br - bl)) / 2
+    length = float(np.linalg.norm(axis))
+    if length < 1:
+        return quad
+    unit = axis / length
+    if line.char_polygons is not None and len(line.char_polygons) == n:
+        pts = np.concatenate([line.char_polygons[i] for i in range(start, end)])
+        proj = (pts - tl) @ unit
+        a, b = float(proj.min()) / length, float(proj.max()) / length
+    else:
+        a, b = start / n, end / n
+    pad = max(0.5 * line.height, 0.6 * length / max(n, 1)) / length
+    a, b = max(0.0, a - pad), min(1.0, b + pad)
+    return np.array([tl + (tr - tl) * a, tl + (tr - tl) * b, bl + (br - bl) * b, bl + (br - bl) * a],
+                    dtype=np.float32)
+
+
+# --- the rule ---------------------------------------------------------------------------------
+
+def text_regions(lines: list[TextLine], people: list, roles: dict[str, str], *,
+                 names: str = "redact", all_text: bool = False) -> list[TextRegion]:
+    """The regions of ``lines`` with what to do with each.
+
+    ``people``: the name engine's people (``NamedPerson``); ``roles``: person id → ``pupil``/``staff``.
+    """
+    regions: list[TextRegion] = []
+    given_of: dict[str, set[str]] = {}
+    for p in people:
+        given_of.setdefault(fold(p.given or ""), set()).add(p.person_id)
+    by_id = {p.person_id: p for p in people}
+    if names == "redact" and not all_text and people:
+        # A name the detector split over two boxes: only the hits that cross the join are new.
+        for joined, _, _, cut in joined_pairs(lines):
+            for start, end, pid, kind in _hits(joined, people):
+                if start < cut < end - 1:
+                    regions.append(TextRegion(sub_polygon(joined, start, end), kind, pid,
+                                              "redact" if kind == "full" else CONDITIONAL, (pid,)))
+    for line in lines:
+        if all_text:
+            hits = _hits(line, people) if names == "redact" else []
+            who = next((h[1] for h in hits if h[2] == "full"), hits[0][1] if hits else None)
+            regions.append(TextRegion(line.polygon, "all", who, "redact"))
+            continue
+        hits = _hits(line, people) if names == "redact" else []
+        if not hits:
+            regions.append(TextRegion(line.polygon, "text"))
+            continue
+        for start, end, pid, kind in hits:
+            poly = sub_polygon(line, start, end)
+            role = roles.get(pid, "pupil")
+            if kind == "full" or (kind == "family" and role != "staff"):
+                regions.append(TextRegion(poly, kind, pid, "redact"))
+            else:
+                person = by_id.get(pid)
+                same = given_of.get(fold(person.given), {pid}) if kind == "given" and person else {pid}
+                regions.append(TextRegion(poly, kind, pid, CONDITIONAL, tuple(sorted(same))))
+    return regions
+
+
+def joined_pairs(lines: list[TextLine]) -> list[tuple[TextLine, int, int, TextLine]]:
+    """Pairs of lines the detector split that read on as one (same height and slant, the second
+    starting within two letter-heights of the end of the first): ``(joined line, i, j, …)``.
+    A name split across them ("SIOBHAN" | "MURPHY") is then found in the joined text."""
+    out = []
+    for i, a in enumerate(lines):
+        ta, ra = _axis(a.polygon)
+        if ta is None:
+            continue
+        for j, b in enumerate(lines):
+            if i == j:
+                continue
+            tb, _ = _axis(b.polygon)
+            if tb is None or float(ta @ tb) < 0.985:                  # more than ~10 degrees apart
+                continue
+            ha, hb = a.height, b.height
+            if not (0.7 <= hb / max(ha, 1) <= 1.4):
+                continue
+            gap = _mid(b.polygon, left=True) - _mid(a.polygon, left=False)
+            along, across = float(gap @ ta), abs(float(gap @ np.array([-ta[1], ta[0]])))
+            if -0.5 * ha <= along <= 2.0 * ha and across <= 0.35 * ha:
+                joined_chars = None
+                if a.char_polygons is not None and b.char_polygons is not None:
+                    space = np.array([a.polygon[1], b.polygon[0], b.polygon[3], a.polygon[2]], dtype=np.float32)
+                    joined_chars = list(a.char_polygons) + [space] + list(b.char_polygons)
+                quad = np.array([a.polygon[0], b.polygon[1], b.polygon[2], a.polygon[3]], dtype=np.float32)
+                out.append((TextLine(quad, a.text + " " + b.text, min(a.score, b.score), joined_chars), i, j,
+                            len(a.text)))
+    return out
+
+
+def _axis(quad: np.ndarray):
+    v = ((quad[1] - quad[0]) + (quad[2] - quad[3])) / 2
+    n = float(np.linalg.norm(v))
+    return (v / n, n) if n >= 1 else (None, 0.0)
+
+
+def _mid(quad: np.ndarray, *, left: bool) -> np.ndarray:
+    return (quad[0] + quad[3]) / 2 if left else (quad[1] + quad[2]) / 2
+
+
+def _hits(line: TextLine, people: list) -> list[tuple[int, int, str, str]]:
+    """``(start, end, person_id, kind)`` in ``line.text`` positions."""
+    if not line.text.strip() or not people:
+        return []
+    corrected, where = correct(line.text, people)
+    out = []
+    for h in find_names(corrected, people):
+        if h.end <= h.start:
+            continue
+        s, e = where[h.start], where[h.end - 1] + 1
+        out.append((s, e, h.person_id, h.kind))
+    if not out:
+        out = _lone_family_name(corrected, where, people)
+    return out
+
+
+def _lone_family_name(text: str, where: list[int], people: list) -> list[tuple[int, int, str, str]]:
+    """A line that is a family name and nothing else ("HART" on a shirt, "Hart 7"): the name
+    engine asks for context before it takes an everyday word for a name, but a name printed on
+    its own in a picture is there to name someone."""
+    words = list(_WORD.finditer(text))
+    if len(words) != 1:
+        return []
+    m = words[0]
+    folded = fold(m.group(0))
+    hits = [p.person_id for p in people if p.family and fold(p.family).strip() == folded]
+    if not hits:
+        return []
+    s, e = where[m.start()], where[m.end() - 1] + 1
+    return [(s, e, pid, "family") for pid in hits]
