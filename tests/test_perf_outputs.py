@@ -33,7 +33,7 @@ def test_channels_with_the_same_pixels_share_one_file_and_stay_independently_rep
             im.load()
             grey = Image.new("RGB", im.size, (128, 128, 128))
         channel = next(iter(record["outputs"]))
-        new = encode_channels(ws.config, grey, [], [channel])
+        new = encode_channels(ws.config, grey, [], [channel], texts=[])
         write_channels(ws, new, "unused", {}, existing={channel: record["outputs"][channel]})
         assert paths[0].read_bytes() == new[channel] != first
         assert all(p.read_bytes() == first for p in paths[1:])
