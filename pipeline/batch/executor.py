@@ -59,6 +59,7 @@ def worker_setup(single_threaded: bool = True, warm: bool = True) -> None:
             pass
     if warm:
         warm_models()
+        warm_text_models()
 
 
 def warm_models() -> None:
@@ -73,6 +74,17 @@ def warm_models() -> None:
     detect_faces(np.zeros((48, 48, 3), dtype=np.uint8))
     dlib_models.load("landmarks_5")
     dlib_resnet.warm()
+
+
+def warm_text_models() -> None:
+    """Load the text-in-picture models (read on every photo by default), so workers forked after
+    this share them and a spawned worker's first photo does not pay for them."""
+    try:
+        from processors.text import engine
+
+        engine.warm()
+    except Exception:  # a missing text model is reported by each photo's analysis, not here
+        pass
 
 
 def _local_worker_setup(single_threaded: bool) -> None:
