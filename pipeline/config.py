@@ -26,6 +26,7 @@ CHOICES = {
     ("redaction", "style"): ("blur", "pixelate", "box"),
     ("captions", "names"): ("first_only", "none"),
     ("watch", "mode"): ("native", "polling"),
+    ("video", "audio"): ("keep", "drop"),
     ("text", "names"): ("redact", "off"),
 }
 
@@ -90,5 +91,7 @@ def _check(data: dict, path: Path | None) -> None:
         raise ConfigError(f"{where}: [output] max_edge must be at least 64 pixels.")
     if not (1 <= data["output"]["jpeg_quality"] <= 100):
         raise ConfigError(f"{where}: [output] jpeg_quality must be between 1 and 100.")
+    if not 0 < data["video"]["max_seconds"] <= 3600:
+        raise ConfigError(f"{where}: [video] max_seconds must be between 1 and 3600.")
     if data["redaction"]["padding"] < 0.2:
         raise ConfigError(f"{where}: [redaction] padding below 0.2 would leave parts of heads visible.")

@@ -7,6 +7,7 @@ import sqlite3
 import numpy as np
 
 from consent.database import now_iso, transaction
+from pipeline.video.tracks import save_tracks
 
 
 def create(conn: sqlite3.Connection, source: str, sha256: str | None, actor: str) -> int:
@@ -43,8 +44,9 @@ def encoding_from_blob(blob: bytes | None):
 
 
 def finish(conn: sqlite3.Connection, job_id: int, record: dict, *, faces: list[dict], caption: str | None,
-           original_path: str | None, size: tuple[int, int] | None, taken_date: str | None) -> None:
-    """Record the outcome, the faces and the outputs of a job in one transaction."""
+           original_path: str | None, size: tuple[int, int] | None, taken_date: str | None,
+           tracks: list[dict] | None = None) -> None:
+    """Record the outcome, the faces (and a clip's ``tracks``) and the outputs of a job in one transaction."""
     now = now_iso()
     with transaction(conn):
         conn.execute("DELETE FROM faces WHERE job_id=?", (job_id,))
@@ -55,6 +57,8 @@ def finish(conn: sqlite3.Connection, job_id: int, record: dict, *, faces: list[d
               f.get("distance"), f["match"], json.dumps(f.get("candidates", [])), json.dumps(f["decisions"]))
              for i, f in enumerate(faces)],
         )
+        if tracks is not None:
+            save_tracks(conn, job_id, tracks)
         for channel, path in record.get("outputs", {}).items():
             conn.execute(
                 "INSERT INTO outputs(job_id, channel, path, caption, sha256, state, created_at, updated_at)"

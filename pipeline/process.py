@@ -32,6 +32,7 @@ from pipeline.render import render_channels, render_preview, write_channels, wri
 from processors.gate import NAME_MAX, Refused, display
 from processors.gate import read_input as gate_read
 from processors.output import write_atomic
+from processors.video.probe import is_clip
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -49,7 +50,7 @@ def display_source(ws, path: Path) -> str:
 
 
 def process_file(ws, path: Path | str, *, caption: str | None = None, move: bool = False,
-                 source: str | None = None, ctx: RunContext | None = None) -> dict:
+                 source: str | None = None, ctx: RunContext | None = None, progress=None) -> dict:
     """Process one input end to end and return its JSON record (DESIGN.md), plus ``job_id``.
 
     ``move=True`` (inbox mode) moves the input out of the inbox; otherwise it is copied.
@@ -59,6 +60,8 @@ def process_file(ws, path: Path | str, *, caption: str | None = None, move: bool
     got = receive(ws, path, caption=caption, move=move, source=source)
     if isinstance(got, dict):
         return got
+    if is_clip(got.data):
+        return process_clip(ws, ctx, got, progress=progress)
     result = analyse(got.data, name=got.name, ctx=ctx)
     return complete(ws, ctx, got, result)
 
@@ -124,15 +127,32 @@ def receive(ws, path: Path | str, *, caption: str | None = None, move: bool = Fa
     return Received(job_id, source, sha, data, display(path.name), original, caption, caption_problem)
 
 
-def _run(ws, ctx, job_id, source, sha, data, name, original: Path, caption) -> dict:
+def _run(ws, ctx, job_id, source, sha, data, name, original: Path, caption, progress=None) -> dict:
+    got = Received(job_id, source, sha, data, name, original, caption)
+    if is_clip(data):
+        return process_clip(ws, ctx, got, progress=progress)
     result = analyse(data, name=name, ctx=ctx)
-    return complete(ws, ctx, Received(job_id, source, sha, data, name, original, caption), result)
+    return complete(ws, ctx, got, result)
 
 
-def complete(ws, ctx, got: Received, result: Analysis, rendered: dict | None = None) -> dict:
+def process_clip(ws, ctx, got: Received, progress=None) -> dict:
+    """A video clip, in this process: analyse it frame by frame from the kept original, then render
+    and record it (``progress(phase, frames_done, frames_total)`` is told as frames go by)."""
+    from pipeline.video.analyse import analyse_clip
+
+    def told(phase):
+        return None if progress is None else (lambda done, total: progress(phase, done, total))
+
+    result = analyse_clip(got.original, ctx=ctx, progress=told("checking"))
+    return complete(ws, ctx, got, result, progress=told("rendering"))
+
+
+def complete(ws, ctx, got: Received, result: Analysis, rendered: dict | None = None, progress=None) -> dict:
     """Render (unless a worker already did: ``rendered`` holds ``channels`` → JPEG bytes, or
     ``preview`` bytes), write the outputs atomically and record the job as done."""
     job_id, original, caption, name = got.job_id, got.original, got.caption, got.name
+    if getattr(result, "kind", "photo") == "video":
+        return _complete_clip(ws, ctx, got, result, progress)
     if got.caption_problem and result.status == "released":
         # a refused caption sidecar: the photo waits for a person (who sees a redacted preview)
         if rendered is not None and result.image is None:
@@ -163,6 +183,43 @@ def complete(ws, ctx, got: Received, result: Analysis, rendered: dict | None = N
             record["preview"] = write_preview(ws, rendered["preview"], job_id)
     jobs.finish(ws.db, job_id, record, faces=result.faces, caption=caption, original_path=ws.rel(kept_at),
                 size=result.size, taken_date=result.taken_date)
+    return {k: v for k, v in record.items() if not k.startswith("_")}
+
+
+def _complete_clip(ws, ctx, got: Received, result, progress) -> dict:
+    """``complete`` for a video clip: the released channels are rendered from the kept original."""
+    from pipeline.video.render import render_clip, render_review
+
+    job_id, original, caption = got.job_id, got.original, got.caption
+    if got.caption_problem and result.status == "released":
+        # a refused caption sidecar: the clip waits for a person, as a photo does
+        result.status, result.reason = "review", f"{result.reason}; held for review because {got.caption_problem}"
+    record = {"source": got.source, "sha256": got.sha, "job_id": job_id}
+    record.update(result.public())
+    record["_actor"] = actor_name()
+    kept_at = original
+    if result.status == "released":
+        captions = channel_captions(caption, result, ctx, ws.config)
+        stem = f"{_job_date(ws, job_id)}_{got.sha[:12]}"
+        try:
+            outputs, shas = render_clip(ws, original, result, ctx.channels, stem, captions, progress=progress)
+        except Exception as exc:  # fail safe: a clip that could not be rendered is not released
+            import logging
+
+            logging.getLogger(__name__).exception("rendering failed for %s", got.source)
+            detail = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
+            result.status, result.reason = "rejected", (f"Rejected: the clip could not be rendered ({detail}); "
+                                                        "it was kept in quarantine — please report this.")
+            record.update(status=result.status, reason=result.reason)
+        else:
+            record["outputs"], record["captions"], record["_output_sha"] = outputs, captions, shas
+            record["posters"] = {ch: str(Path(p).with_suffix(".jpg")) for ch, p in outputs.items()}
+    elif result.status == "review":
+        record["preview"] = render_review(ws, result, job_id)
+    if result.status == "rejected":
+        kept_at = _quarantine(ws, original, got.name, job_id, result.reason)
+    jobs.finish(ws.db, job_id, record, faces=result.faces, caption=caption, original_path=ws.rel(kept_at),
+                size=result.size, taken_date=result.taken_date, tracks=record.get("tracks"))
     return {k: v for k, v in record.items() if not k.startswith("_")}
 
 

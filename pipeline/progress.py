@@ -22,4 +22,5 @@ def progress_bar(total: int, label: str, console):
             speed = progress.tasks[0].speed
             progress.update(task, rate=f"{speed:.1f} photos/s" if speed else "")
 
+        advance.progress = progress  # so a clip can add its own line (frames done, fps) to this display
         yield advance

@@ -121,3 +121,5 @@ def remove_preview(ws, job_id: int) -> None:
     path: Path = ws.root / f"review/{job_id}.jpg"
     if path.exists():
         path.unlink()
+    for frame in (ws.root / "review").glob(f"{job_id}_track*_frame*.jpg"):  # a held clip's frames in question
+        frame.unlink(missing_ok=True)

@@ -116,4 +116,22 @@ MIGRATIONS = [
     ALTER TABLE audit_cache ADD COLUMN format TEXT;
     ALTER TABLE audit_cache ADD COLUMN used_at TEXT;
     """,
+    # 4: the face tracks of a video clip (idx = the face's idx in faces, which holds its decisions)
+    """
+    CREATE TABLE tracks (
+        id          INTEGER PRIMARY KEY,
+        job_id      INTEGER NOT NULL REFERENCES jobs(id),
+        idx         INTEGER NOT NULL,
+        first_frame INTEGER NOT NULL,
+        last_frame  INTEGER NOT NULL,
+        first_time  REAL,
+        last_time   REAL,
+        person_id   TEXT,
+        match       TEXT NOT NULL,
+        decisions   TEXT NOT NULL DEFAULT '{}',      -- JSON, as decided when the clip was processed
+        frames_in_question TEXT NOT NULL DEFAULT '[]',
+        boxes       TEXT NOT NULL DEFAULT '[]',      -- JSON [[frame, top, right, bottom, left], ...]
+        UNIQUE (job_id, idx)
+    );
+    """,
 ]

@@ -125,6 +125,12 @@ def decode_problem(path: Path, *, max_bytes: int | None = None, max_pixels: int 
             return "empty file"
         if max_bytes is not None and size > max_bytes:
             return None
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+        from processors.video.probe import clip_problem, is_clip
+
+        if is_clip(head):
+            return clip_problem(path)
         with Image.open(path) as im:
             if im.format not in CHECKED_FORMATS:
                 return None

@@ -399,7 +399,11 @@ class Auditor:
             item.report = self._other(entry, error=why_unreadable(exc))
             return item
         from processors.decode import sniff
+        from processors.video.probe import is_clip
 
+        if is_clip(head):
+            item.report = self._clip(entry, item)
+            return item
         kind, what = sniff(head)
         if kind == "other" or what == "an SVG drawing":
             item.report = self._not_a_photo(entry, item, what)
@@ -448,6 +452,20 @@ class Auditor:
             why = next((p for p in md.get("problems", []) if "not read" in p),
                        "some embedded metadata was over the reading budget and was not searched")
             r.findings = not_checked_findings(why.rstrip("."), self.channels) + r.findings
+        return r
+
+    def _clip(self, entry: Entry, item: _Item) -> FileReport:
+        """A video clip, analysed here frame by frame (``pipeline.video.audit``); face findings carry times."""
+        from pipeline.video.audit import audit_clip
+
+        res = audit_clip(entry.path, self.ctx.refresh(), self.channels, face_kind)
+        r = FileReport(path=entry.path, sha256=item.sha, size=item.size, checked=res["checked"], error=res["error"],
+                       metadata_found=list(res["metadata_found"]), format=res["format"], width=res["width"],
+                       height=res["height"])
+        r.findings += res["findings"]
+        r.findings += name_findings("full_name_in_filename", filename_texts(entry.rel), self.ctx, self.channels)
+        r.findings += name_findings("full_name_in_metadata", res["texts"], self.ctx, self.channels)
+        r.faces = res["faces"]
         return r
 
     def _other(self, entry: Entry, *, note: str | None = None, error: str | None = None) -> FileReport:

@@ -25,6 +25,8 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
+from processors.video.probe import is_clip
+
 log = logging.getLogger(__name__)
 
 MAX_RESUBMITS = 3
@@ -131,7 +133,7 @@ class Batch:
     """Process ``paths`` with ``executor``; ``run()`` yields one JSON record per input, in order."""
 
     def __init__(self, ws, executor, *, caption: str | None = None, inbox: Path | None = None,
-                 window: int | None = None, roots: list[Path] | None = None):
+                 window: int | None = None, roots: list[Path] | None = None, clip_progress=None):
         from pipeline.context import RunContext
 
         self.ws = ws
@@ -143,6 +145,10 @@ class Batch:
         # bytes of photos held here while in flight (kept until recorded, in case one must be sent
         # again): a window of 200 MB files would otherwise hold gigabytes (issue 16)
         self.max_held_bytes = MAX_HELD_BYTES
+        # Video clips are processed here, in the coordinator, as they come (their frames spread over the
+        # cores through the detector's and encoder's own threads); ``clip_progress(name)`` gives each
+        # one a ``progress(phase, frames_done, frames_total)`` callback.
+        self.clip_progress = clip_progress
         self.ctx = RunContext(ws).refresh()
         self._source = None
         self._source_fp = None
@@ -200,6 +206,13 @@ class Batch:
             item.record = got
             return item
         item.received = got
+        if is_clip(got.data):
+            from pipeline.process import process_clip
+
+            progress = self.clip_progress(got.name) if self.clip_progress else None
+            item.record = process_clip(self.ws, self.ctx.refresh(), got, progress=progress)
+            item.received = None
+            return item
         inflight[item.sha] = item
         self._submit(item)
         return item

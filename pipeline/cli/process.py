@@ -53,8 +53,11 @@ def process(ws, paths, caption, executor_kind, scheduler, workers, as_json):
     console = Console(stderr=True)
     inbox = (ws.root / "inbox").resolve()
     with executor, progress_bar(len(inputs), "Processing photos", console) as advance:
-        for record in Batch(ws, executor, caption=caption, inbox=inbox,
-                                  roots=[Path(p) for p in paths]).run(inputs):
+        from pipeline.video.progress import clip_progress_factory
+
+        clips = clip_progress_factory(console, advance)
+        for record in Batch(ws, executor, caption=caption, inbox=inbox, roots=[Path(p) for p in paths],
+                            clip_progress=clips).run(inputs):
             counts[record["status"]] = counts.get(record["status"], 0) + 1
             if as_json:
                 print_json(record)

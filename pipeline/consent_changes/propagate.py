@@ -37,6 +37,7 @@ from consent.database import now_iso, transaction
 from consent.register import record_event
 from pipeline.context import RunContext
 from pipeline.render import redacted_boxes, render_channels
+from pipeline.video.rerender import ClipUnavailable, is_clip_job, rerender_clip
 from pipeline.text_in_picture import stored_texts, texts_scaled
 from pipeline.consent_changes.originals import hold_reason, record_changed_original
 from pipeline.consent_changes.rerender import (OriginalChanged, OriginalMissing, decode_original, load_faces,
@@ -334,16 +335,27 @@ def _propagate_job(ws, ctx, job_id: int, named: list[NamedPerson], cause: str, a
     new_sha: dict[int, str] = {}
     unrenderable: set[int] = set()
     source = _Source(ws, job)
+    clip = is_clip_job(job)  # a video clip: re-rendered frame by frame from its original and stored tracks
     for o, action, new_caption, why, _ in plan:
         path = ws.root / o["path"]
         if action == "retracted":
-            _unlink(path)
-            _unlink(path.with_suffix(".txt"))
+            _unlink_output(path)
             continue
         before, after = _boxes(stored, o["channel"]), _boxes(final, o["channel"])
         if before == after:  # only the caption changes
             _write_caption(path, new_caption)
             new_sha[o["id"]] = o["sha256"]
+            continue
+        if clip:
+            try:
+                _, shas = rerender_clip(ws, job, final, [o["channel"]], "", {o["channel"]: new_caption or ""},
+                                        existing={o["channel"]: o["path"]})
+            except ClipUnavailable as exc:
+                _unlink_output(path)
+                report.problems.append(f"{o['path']} could not be re-rendered ({exc}); it was retracted instead.")
+                unrenderable.add(o["id"])
+                continue
+            new_sha[o["id"]] = shas[o["channel"]]
             continue
         try:
             image, faces, texts = source.for_channel(o, final)
@@ -353,8 +365,7 @@ def _propagate_job(ws, ctx, job_id: int, named: list[NamedPerson], cause: str, a
             return
         except OriginalMissing as exc:
             # Nothing left to redact from: the file must not stay out with the face shown.
-            _unlink(path)
-            _unlink(path.with_suffix(".txt"))
+            _unlink_output(path)
             report.problems.append(f"{o['path']} could not be re-rendered ({exc}); it was retracted instead.")
             unrenderable.add(o["id"])
             continue
@@ -519,6 +530,14 @@ def _write_caption(path, caption: str | None) -> None:
         write_atomic(txt, (caption + "\n").encode("utf-8"))
     else:
         _unlink(txt)
+
+
+def _unlink_output(path) -> None:
+    """Remove a released file with its caption (and a clip's poster frame)."""
+    _unlink(path)
+    _unlink(path.with_suffix(".txt"))
+    if path.suffix == ".mp4":
+        _unlink(path.with_suffix(".jpg"))
 
 
 def _unlink(path) -> None:

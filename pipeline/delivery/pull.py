@@ -169,6 +169,25 @@ def _hand_over(ws, row, dest: Path, result: PullResult) -> dict | None:
     elif caption_target.exists():
         os.unlink(caption_target)  # belonged to an earlier version of this image
     write_atomic(target, data, mode=0o644)
-    return {"output_id": row["id"], "job_id": row["job_id"], "file": str(target),
-            "caption_file": str(caption_target) if caption else None, "sha256": row["sha256"],
-            "released_at": row["created_at"]}
+    handed = {"output_id": row["id"], "job_id": row["job_id"], "file": str(target),
+              "caption_file": str(caption_target) if caption else None, "sha256": row["sha256"],
+              "released_at": row["created_at"]}
+    if src.suffix == ".mp4":
+        handed["poster_file"] = _hand_poster(src, target)
+    return handed
+
+
+def _hand_poster(src: Path, target: Path) -> str | None:
+    """A clip's poster frame goes with it, once checked to be a pixels-only JPEG."""
+    from processors.output import UnsafeOutput, check_pixels_only
+
+    poster = src.with_suffix(".jpg")
+    if poster.is_symlink() or not poster.is_file():
+        return None
+    data = poster.read_bytes()
+    try:
+        check_pixels_only(data)
+    except UnsafeOutput:
+        return None
+    write_atomic(target.with_suffix(".jpg"), data, mode=0o644)
+    return str(target.with_suffix(".jpg"))

@@ -29,6 +29,7 @@ from pipeline.captions import channel_captions
 from pipeline.context import RunContext
 from pipeline.errors import UserError
 from pipeline.render import remove_preview, render_channels
+from pipeline.video.rerender import ClipUnavailable, is_clip_job, rerender_clip
 from pipeline.text_in_picture import stored_texts
 from pipeline.consent_changes.originals import hold_reason, record_changed_original
 from pipeline.consent_changes.rerender import (OriginalChanged, OriginalMissing, decode_original, job_row,
@@ -295,25 +296,33 @@ def _release(ws, job_id: int, *, actor: str, ctx: RunContext | None, note: str |
             f"'--face N --as PERSON' (or '--as unknown') and release again.")
     for w in work:
         w["decisions"], w["reasons"] = _settled(w)
-    try:
-        data = original_bytes(ws, job)
-        image = decode_original(ws, job, data)
-    except OriginalChanged as exc:
-        reason = hold_reason(exc)
-        with transaction(ws.db):
-            ws.db.execute("UPDATE jobs SET reason=? WHERE id=?", (reason, job_id))
-            update_result(ws.db, job, reason=reason)
-            record_changed_original(ws.db, job, exc, actor=actor, during="review release")
-        raise UserError(f"Image {job_id} was not released: {exc}. It stays held; block it with "
-                        f"'pipeline review decide {job_id} --block' and drop the original photo again.") from None
-    except OriginalMissing as exc:
-        raise UserError(f"Image {job_id} cannot be released: {exc}. Block it with "
-                        f"'pipeline review decide {job_id} --block' and ask for the photo to be dropped again.") from None
     caption = job["caption"]
-    analysis = SimpleNamespace(faces=work, metadata=None if caption else inspect_metadata(data, job["source"]))
-    captions = channel_captions(caption, analysis, ctx, ws.config)
-    outputs, shas = render_channels(ws, image, work, ctx.channels, output_stem(job), captions,
-                                    texts=stored_texts(job))
+    if is_clip_job(job):  # a video clip: rendered frame by frame from its original and stored tracks
+        captions = channel_captions(caption, SimpleNamespace(faces=work, metadata=None), ctx, ws.config)
+        try:
+            outputs, shas = rerender_clip(ws, job, work, ctx.channels, output_stem(job), captions)
+        except ClipUnavailable as exc:
+            raise UserError(f"Clip {job_id} cannot be released: {exc}. Block it with "
+                            f"'pipeline review decide {job_id} --block' and ask for the clip to be dropped again.") from None
+    else:
+        try:
+            data = original_bytes(ws, job)
+            image = decode_original(ws, job, data)
+        except OriginalChanged as exc:
+            reason = hold_reason(exc)
+            with transaction(ws.db):
+                ws.db.execute("UPDATE jobs SET reason=? WHERE id=?", (reason, job_id))
+                update_result(ws.db, job, reason=reason)
+                record_changed_original(ws.db, job, exc, actor=actor, during="review release")
+            raise UserError(f"Image {job_id} was not released: {exc}. It stays held; block it with "
+                            f"'pipeline review decide {job_id} --block' and drop the original photo again.") from None
+        except OriginalMissing as exc:
+            raise UserError(f"Image {job_id} cannot be released: {exc}. Block it with "
+                            f"'pipeline review decide {job_id} --block' and ask for the photo to be dropped again.") from None
+        analysis = SimpleNamespace(faces=work, metadata=None if caption else inspect_metadata(data, job["source"]))
+        captions = channel_captions(caption, analysis, ctx, ws.config)
+        outputs, shas = render_channels(ws, image, work, ctx.channels, output_stem(job), captions,
+                                        texts=stored_texts(job))
     reason = summarise([FaceDecision(w["decisions"], w["reasons"]) for w in work], ctx.channels)
     reason = f"{reason} (released on review by {actor})"  # the reviewer's own note stays in the audit trail
     at = now_iso()
@@ -396,6 +405,8 @@ def _remove(path) -> None:
     try:
         path.unlink()
         path.with_suffix(".txt").unlink(missing_ok=True)
+        if path.suffix == ".mp4":  # a clip's poster frame
+            path.with_suffix(".jpg").unlink(missing_ok=True)
     except FileNotFoundError:
         pass
 
@@ -415,6 +426,11 @@ def face_crop(ws, job_id: int, face_no: int, *, size: int = 240, ctx: RunContext
     face = next(w for w in redecided(stored, ctx) if w["idx"] == face_idx)
     if face["confirmed"] is not None or "review" not in face["decisions"].values():
         raise UserError(f"Face {face_no} of image {job_id} does not need a decision.")
+    if is_clip_job(job):  # a held clip: the frame where this track was in question, the face outlined
+        frames = sorted((ws.root / "review").glob(f"{job_id}_track{face_idx + 1}_frame*.jpg"))
+        if not frames:
+            raise UserError(f"Clip {job_id} has no frame in question for face {face_no}.")
+        return frames[0].read_bytes()
     try:
         image = _decoded_original(ws, job)
     except OriginalMissing as exc:
