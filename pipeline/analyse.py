@@ -12,6 +12,7 @@ from processors.decode import RejectedImage, decode_image
 from processors.face_detect import DetectOptions, detect
 from processors.face_encode import box_size, encode_detections
 from processors.metadata import MetadataReport, inspect_metadata
+from processors.output import source_edge
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ def analyse(data: bytes, *, name: str, ctx) -> Analysis:
         # size and the released image's long edge. Nothing later decodes the file again.
         decoded = decode_image(data, name=name, max_bytes=int(limits["max_file_mb"] * 1024 * 1024),
                                max_pixels=int(limits["max_megapixels"] * 1_000_000),
-                               min_long_edge=int(cfg["output"]["max_edge"]), min_pixels=detector_pixels())
+                               min_long_edge=source_edge(int(cfg["output"]["max_edge"])), min_pixels=detector_pixels())
     except RejectedImage as exc:
         return Analysis("rejected", f"Rejected: {exc.reason}")
     metadata = inspect_metadata(data, name)

@@ -12,7 +12,7 @@ from PIL import Image
 
 import math
 
-from processors.output import encode_jpeg, resized, write_atomic
+from processors.output import encode_jpeg, resized, write_atomic, write_atomic_as
 from processors.redact import redact
 from processors.text.redact import outline_polygons, redact_polygons, redacted_texts
 
@@ -74,6 +74,7 @@ def write_channels(ws, per_channel: dict[str, bytes], stem: str, captions: dict[
     """Write each channel's JPEG (from ``encode_channels``) and caption atomically; returns
     ``(outputs, sha256s)`` like ``render_channels``."""
     outputs, shas = {}, {}
+    written: dict[int, Path] = {}  # channels sharing one encoding share one file (see write_atomic_as)
     for channel, data in per_channel.items():
         rel = (existing or {}).get(channel) or f"approved/{channel}/{stem}.jpg"
         dest = ws.root / rel
@@ -84,7 +85,8 @@ def write_channels(ws, per_channel: dict[str, bytes], stem: str, captions: dict[
             write_atomic(caption_file, (caption + "\n").encode("utf-8"))
         elif caption_file.exists():
             caption_file.unlink()
-        write_atomic(dest, data)
+        write_atomic_as(dest, data, written.get(id(data)))
+        written.setdefault(id(data), dest)
         outputs[channel] = rel
         shas[channel] = hashlib.sha256(data).hexdigest()
     return outputs, shas

@@ -9,6 +9,7 @@ refuses to return anything else.
 from __future__ import annotations
 
 import io
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -18,6 +19,19 @@ from PIL import Image
 
 class UnsafeOutput(RuntimeError):
     """The encoder produced something other than a bare JPEG (a bug, never expected)."""
+
+
+# A photo is decoded once, DCT-scaled to what the face detector needs (pipeline.analyse), and its
+# released copies are made from that decode. Where the detector's size falls just short of
+# ``max_edge`` (a 4032-px phone photo halves to 2016 px, against the default 2048), the release
+# keeps that size instead of decoding the photo a second time at full size (12 megapixels for
+# phone photos): at most this fraction of ``max_edge`` is given up, never more.
+SOURCE_EDGE_SHARE = 0.95
+
+
+def source_edge(max_edge: int) -> int:
+    """The long edge a decode must keep so that releases are at least ``SOURCE_EDGE_SHARE`` of ``max_edge``."""
+    return int(math.ceil(max_edge * SOURCE_EDGE_SHARE))
 
 
 def resized(image: Image.Image, max_edge: int) -> Image.Image:
@@ -110,6 +124,31 @@ def write_atomic(dest: Path, data: bytes, *, mode: int = 0o644) -> None:
     fsync_dir(directory)
 
 
+def write_atomic_as(dest: Path, data: bytes, same_as: Path | None, *, mode: int = 0o644) -> None:
+    """``write_atomic(dest, data)``, where ``same_as`` (if given) is a file just written with these very
+    bytes and ``mode``: ``dest`` then becomes a second name (hard link) of that file instead of a
+    second copy: no second write or file sync, one copy on disk. Each name stays independently
+    replaceable: every writer here replaces a file by renaming a new one over it, never by writing
+    into it, so re-rendering one channel leaves the other's bytes alone. Where links are not
+    possible (another file system, a share without them) the bytes are written as usual."""
+    dest = Path(dest)
+    if same_as is not None:
+        tmp = dest.parent / f".{dest.name}.{os.getpid()}.{id(data):x}.link.tmp"
+        try:
+            if Path(same_as).read_bytes() == data:  # (from the page cache) never link anything else
+                os.link(same_as, tmp)
+                os.replace(tmp, dest)
+                fsync_dir(dest.parent)
+                return
+        except OSError:
+            pass
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+    write_atomic(dest, data, mode=mode)
+
+
 def fsync_dir(directory: Path) -> None:
     """Make a rename in ``directory`` durable. Best effort: the file is already complete, so a
     file system that cannot sync folders is not an error."""
@@ -125,5 +164,5 @@ def fsync_dir(directory: Path) -> None:
         os.close(dfd)
 
 
-__all__ = ["encode_jpeg", "write_atomic", "check_pixels_only", "pixels_only", "resized", "UnsafeOutput",
+__all__ = ["encode_jpeg", "source_edge", "write_atomic", "write_atomic_as", "check_pixels_only", "pixels_only", "resized", "UnsafeOutput",
            "fsync_dir"]

@@ -13,14 +13,23 @@ is written once:
 workspace and the photos themselves; Dask workers share nothing with the coordinator, so they get
 a photo's *bytes* and return results, and the coordinator alone writes files and the database.
 
-Local workers are started with ``spawn`` (no inherited database connections or threads), keep
-the face models loaded for the whole batch (``worker_setup`` loads them once per process) and run
-OpenCV single-threaded, so two workers on two cores do not fight over them.
+Local workers keep the face models loaded for the whole batch and run OpenCV and ONNX Runtime
+single-threaded, so two workers on two cores do not fight over them. They are started by ``fork``
+from this process after it loaded the models once (``preload_models``): a batch pays the imports
+and model loading once, not once per worker (~1 s of CPU each), and the workers share the models'
+memory. Forking is only done when this process runs a single thread (a fork copies no other
+thread, and a lock held by one would stay locked in the child), its libraries are set to one thread
+each (several workers, or one core) and the pool does not replace its workers
+(``max_tasks_per_child``); otherwise (e.g. a pool replaced mid-batch, the audit's pool)
+workers are started with ``spawn`` and load the models themselves. A forked worker never touches
+the coordinator's database connection: it opens its own, and leaves with ``os._exit``.
 """
 from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
+import threading
 from concurrent.futures import Future, ProcessPoolExecutor
 
 KINDS = ("local", "dask")
@@ -50,6 +59,7 @@ def worker_setup(single_threaded: bool = True, warm: bool = True) -> None:
             pass
     if warm:
         warm_models()
+        warm_text_models()
 
 
 def warm_models() -> None:
@@ -66,6 +76,17 @@ def warm_models() -> None:
     dlib_resnet.warm()
 
 
+def warm_text_models() -> None:
+    """Load the text-in-picture models (read on every photo by default), so workers forked after
+    this share them and a spawned worker's first photo does not pay for them."""
+    try:
+        from processors.text import engine
+
+        engine.warm()
+    except Exception:  # a missing text model is reported by each photo's analysis, not here
+        pass
+
+
 def _local_worker_setup(single_threaded: bool) -> None:
     """``worker_setup`` for the local pool, whose workers also leave without tearing down their
     modules (face models, ONNX Runtime): they write no file and hold nothing to flush, and the
@@ -74,6 +95,37 @@ def _local_worker_setup(single_threaded: bool) -> None:
 
     worker_setup(single_threaded, True)
     atexit.register(os._exit, 0)
+
+
+def _forked_worker_setup(single_threaded: bool) -> None:
+    """The local pool's initializer in a worker forked from the coordinator (models already loaded):
+    forget any per-workspace context the coordinator held (its database connections are the
+    coordinator's), then the same set-up as a spawned worker (cheap: everything is loaded)."""
+    runner = sys.modules.get("pipeline.batch.runner")  # (the runner imports this module, not the reverse)
+    if runner is not None:
+        runner.forget_contexts()
+    _local_worker_setup(single_threaded)
+
+
+def can_fork(max_tasks_per_child: int | None = None) -> bool:
+    """Whether workers may be forked from this process now (see the module doc)."""
+    return (max_tasks_per_child is None and "fork" in multiprocessing.get_all_start_methods()
+            and threading.active_count() == 1)
+
+
+def preload_models(single_threaded: bool) -> bool:
+    """Load the face models in this process before forking workers; False if they cannot be loaded
+    (the workers then load them themselves and report the problem per photo)."""
+    try:
+        worker_setup(single_threaded, True)
+    except Exception:  # a missing model is reported by each photo's analysis, as with spawn
+        return False
+    for stream in (sys.stdout, sys.stderr):  # nothing buffered may be written twice by a child
+        try:
+            stream.flush()
+        except (AttributeError, OSError, ValueError):
+            pass
+    return True
 
 
 def _ready() -> None:
@@ -122,14 +174,19 @@ class LocalExecutor:
         self.workers = max(1, workers or available_cores())
         self.max_tasks_per_child = max_tasks_per_child
         self.generation = 0  # bumped each time a broken pool is replaced
+        self.start_method: str | None = None  # "fork" or "spawn", once the pool exists
         self._pool: ProcessPoolExecutor | None = None
 
     def _ensure(self) -> ProcessPoolExecutor:
         if self._pool is None:
             single = self.workers > 1 or available_cores() == 1
+            # Forked workers inherit this process's native thread pools too (OpenCV's), which Python
+            # cannot see: only fork once this process is set to one thread per library (``single``).
+            fork = single and can_fork(self.max_tasks_per_child) and preload_models(single)
+            self.start_method = "fork" if fork else "spawn"
             self._pool = ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_local_worker_setup, initargs=(single,),
+                max_workers=self.workers, mp_context=multiprocessing.get_context(self.start_method),
+                initializer=_forked_worker_setup if fork else _local_worker_setup, initargs=(single,),
                 max_tasks_per_child=self.max_tasks_per_child)
         return self._pool
 

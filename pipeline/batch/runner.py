@@ -53,6 +53,19 @@ _contexts: dict = {}
 _setup_done = False
 
 
+_inherited: list = []
+
+
+def forget_contexts() -> None:
+    """In a worker forked from a process that had cached contexts: stop using them (their database
+    connections belong to that process). They are kept referenced, never closed: closing a copy of
+    a connection in the child could checkpoint or unlock the parent's database."""
+    global _setup_done
+    _inherited.extend(_contexts.values())
+    _contexts.clear()
+    _setup_done = False
+
+
 def _context(source):
     """The RunContext for a task: from the workspace (refreshed if the register changed) or a snapshot."""
     if isinstance(source, WorkspaceSource):
