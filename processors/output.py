@@ -8,6 +8,7 @@ refuses to return anything else.
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 import os
@@ -96,32 +97,39 @@ def check_pixels_only(data: bytes) -> None:
         raise UnsafeOutput("a second picture is embedded in the output")
 
 
-def write_atomic(dest: Path, data: bytes, *, mode: int = 0o644) -> None:
-    """Write ``data`` to ``dest`` so that ``dest`` is either absent/unchanged or complete.
+@contextlib.contextmanager
+def atomic_path(dest: Path, *, mode: int = 0o644):
+    """A temporary path next to ``dest`` to write into; ``dest`` is then either absent/unchanged or
+    complete.
 
-    The bytes go to a hidden temporary file in the same folder (``.<name>.<random>.tmp``, so
-    neither a person nor ``pull`` picks it up), are flushed and fsync'ed, get ``mode``, and
-    are renamed over ``dest`` in one step; then the folder itself is fsync'ed. On any error
-    the temporary file is removed and the error is raised.
+    The temporary file is hidden (``.<name>.<random>.tmp``, so neither a person nor ``pull`` picks
+    it up). When the block ends without error it is fsync'ed, gets ``mode`` and is renamed over
+    ``dest`` in one step, then the folder itself is fsync'ed. On any error it is removed and the
+    error is raised.
     """
     dest = Path(dest)
-    directory = dest.parent
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=directory)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    os.close(fd)
     tmp = Path(tmp_name)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+        yield tmp
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.chmod(tmp, mode)
         os.replace(tmp, dest)
     except BaseException:
-        try:
-            tmp.unlink()
-        except FileNotFoundError:
-            pass
+        tmp.unlink(missing_ok=True)
         raise
-    fsync_dir(directory)
+    fsync_dir(dest.parent)
+
+
+def write_atomic(dest: Path, data: bytes, *, mode: int = 0o644) -> None:
+    """Write ``data`` to ``dest`` atomically (see :func:`atomic_path`)."""
+    with atomic_path(dest, mode=mode) as tmp:
+        tmp.write_bytes(data)
 
 
 def write_atomic_as(dest: Path, data: bytes, same_as: Path | None, *, mode: int = 0o644) -> None:
@@ -164,5 +172,5 @@ def fsync_dir(directory: Path) -> None:
         os.close(dfd)
 
 
-__all__ = ["encode_jpeg", "source_edge", "write_atomic", "write_atomic_as", "check_pixels_only", "pixels_only", "resized", "UnsafeOutput",
+__all__ = ["encode_jpeg", "source_edge", "atomic_path", "write_atomic", "write_atomic_as", "check_pixels_only", "pixels_only", "resized", "UnsafeOutput",
            "fsync_dir"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 import io
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 import click
@@ -121,18 +120,8 @@ def _write(fmt, output, spool, summary, ws, err) -> None:
 
 
 def _write_atomic(dest: Path, produce) -> None:
-    """Stream the report into a temporary file next to ``dest`` and rename it into place."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    try:
-        with io.open(fd, "w", encoding="utf-8", newline="") as fh:
-            produce(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, dest)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    """Stream the report into a private temporary file next to ``dest`` and rename it into place."""
+    from processors.output import atomic_path
+
+    with atomic_path(dest, mode=0o600) as tmp, io.open(tmp, "w", encoding="utf-8", newline="") as fh:
+        produce(fh)

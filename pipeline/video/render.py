@@ -7,15 +7,13 @@ file is written under a hidden temporary name and renamed into place complete.
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
 
-from processors.output import encode_jpeg, fsync_dir, write_atomic
+from processors.output import atomic_path, encode_jpeg, write_atomic
 from processors.redact import redact
 from processors.video.encode import ClipWriter, output_size
 from processors.video.frames import read_clip
@@ -186,21 +184,8 @@ def _sha256(path: Path) -> str:
 
 
 def _copy_atomic(src: Path, dest: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    os.close(fd)
-    try:
+    with atomic_path(dest) as tmp:
         shutil.copyfile(src, tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, dest)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    fsync_dir(dest.parent)
 
 
 def _write_caption(path: Path, caption: str) -> None:
