@@ -225,6 +225,19 @@ def decode_image(data: bytes, *, name: str, max_bytes: int, max_pixels: int,
         raise RejectedImage(DAMAGED.format(detail=_damage_detail(kind, exc)), code="damaged") from exc
 
 
+def header_pixels(path) -> int | None:
+    """Width × height from a photo's header (nothing is decoded), or None when the file is not an
+    image we accept or cannot be read: a cheap estimate of how much work the photo is."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(path, formats=OPEN_FORMATS) as im:
+                w, h = im.size
+        return int(w) * int(h)
+    except Exception:  # any unreadable or unknown file: no estimate (decode_image judges it later)
+        return None
+
+
 def _damage_detail(kind: str, exc: BaseException) -> str:
     label = _LABELS.get(kind, kind)
     msg = str(exc).lower()

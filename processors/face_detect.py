@@ -40,12 +40,16 @@ class DetectOptions:
     angles: tuple[float, ...] = (25.0, -25.0)
     # Working sizes (megapixels): larger photos are scaled down for that pass, never up.
     upright_megapixels: float = 3.0
-    turned_megapixels: float = 1.0
+    turned_megapixels: float = 0.7
     hog_megapixels: float = 1.2
     # Turned passes also work at no more than this fraction of the photo's own resolution: a
-    # turned canvas holds ~1.8x the photo's pixels, and at 0.8 they still find every labelled face
-    # of benchmarks/recall.py's stress set, down to 28-px faces turned by 25-40 degrees (0.7 misses some).
-    turned_scale: float = 0.8
+    # turned canvas holds ~1.8x the photo's pixels, so these passes cost more than the upright one.
+    # Measured on benchmarks/recall.py's stress set extended with faces turned by 35-45 degrees,
+    # shrunk to 0.5-0.6x and turned, and enlarged 3x and turned (903 labelled faces, 21 variants):
+    # 0.8 / 1.0 MP found 898, 0.65 / 0.7 MP 898 (the same faces, 23% less detection CPU; on 8
+    # phone photos the same 44 faces, 24% less), 0.6 / 0.6 MP 899 but one face fewer on the
+    # phone photos, 0.55 lost two faces turned by 35 degrees, 0.5 lost four.
+    turned_scale: float = 0.65
     # Run dlib's HOG detector too and add the faces only it finds. Off by default: on the 430
     # faces of benchmarks/recall.py's stress set and every fixture photo it found no face the
     # CenterFace passes missed (HOG finds upright frontal faces of 80 px and more, the easiest

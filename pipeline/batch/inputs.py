@@ -67,13 +67,29 @@ def root_for(path: Path, given: list[Path]) -> Path:
 
 
 def largest_first(paths: list[Path]) -> list[Path]:
-    """``paths`` biggest file first (ties keep their order): with several workers the long photos
-    start early and the short ones fill in at the end, so the cores finish together (measured on
-    the 16 fixture photos, 2 workers: 5.9 s against 6.4 s in name order)."""
-    def size(p: Path) -> int:
-        try:
-            return p.stat().st_size
-        except OSError:
-            return 0
+    """``paths`` most work first (ties keep their order): with several workers the long photos
+    start early and the short ones fill in at the end, so the cores finish together.
 
-    return sorted(paths, key=lambda p: -size(p))
+    The work is estimated from the pixel count in each photo's header (a 1,480×832 photo stored
+    in 150 kB costs more than a 500×375 one of 200 kB; ordering by file size started it last
+    on the 16 fixture photos and one core waited 0.3 s for it). Clips come first (they are
+    the longest work of all); anything whose header cannot be read goes by its file size,
+    counted as pixels at about three bytes each (it is usually rejected at once)."""
+    from processors.decode import header_pixels
+    from processors.video.probe import is_clip
+
+    def work(p: Path) -> float:
+        try:
+            size = p.stat().st_size
+        except OSError:
+            return 0.0
+        try:
+            with open(p, "rb") as fh:
+                if is_clip(fh.read(4096)):
+                    return float("inf")
+        except OSError:
+            return 0.0
+        pixels = header_pixels(p)
+        return float(pixels) if pixels is not None else size / 3
+
+    return sorted(paths, key=lambda p: -work(p))

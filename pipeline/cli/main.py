@@ -70,5 +70,39 @@ def _register_commands() -> None:
 
 _register_commands()
 
+
+def run() -> None:
+    """The ``pipeline`` program: ``main``, then leave without tearing the interpreter down.
+
+    Everything a command writes is flushed and closed by then (files are written atomically and
+    fsynced, the database committed and closed, ``atexit`` handlers run, standard output and error
+    flushed), so what is skipped is only Python freeing every module and object one by one: ~0.15 s
+    after a batch with the face and text models loaded, for nothing. When a thread other than a
+    daemon is still running, the ordinary exit (which waits for it) is used instead.
+    """
+    import atexit
+    import threading
+
+    try:
+        main()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    if code is None:
+        code = 0
+    elif not isinstance(code, int):
+        print(code, file=sys.stderr)
+        code = 1
+    if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
+        sys.exit(code)
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe (``pipeline ... | head``): nothing more to say
+            code = code or 120
+    os._exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    run()
