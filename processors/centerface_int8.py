@@ -75,7 +75,9 @@ def load_ranges(source: Path) -> dict | None:
     except (OSError, ValueError) as exc:
         log.warning("cannot read %s (%s); using the float face model alone", RANGES, exc)
         return None
-    digest = hashlib.sha256(Path(source).read_bytes()).hexdigest()
+    from processors.model_cache import file_digest
+
+    digest = file_digest(source)
     if table.get("model_sha256") != digest:
         log.warning("%s was measured on another CenterFace model file; using the float face model alone",
                     RANGES.name)

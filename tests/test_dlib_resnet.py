@@ -129,7 +129,7 @@ def test_a_damaged_cache_file_is_rebuilt(tmp_path, monkeypatch):
         return data
 
     model_cache.load_or_build("m", source, "1", lambda: b"good", check)
-    (cached,) = (tmp_path / "cache").iterdir()
+    (cached,) = (tmp_path / "cache").glob("*.onnx")
     cached.write_bytes(b"go")  # damaged
     assert model_cache.load_or_build("m", source, "1", lambda: b"good", check) == b"good"
     assert cached.read_bytes() == b"good"
@@ -159,5 +159,51 @@ def test_a_worker_with_a_warm_cache_loads_both_models_without_importing_onnx(tmp
     warm = subprocess.run([sys.executable, "-c", load], env=env, capture_output=True, text=True, check=True)
     assert cold.stdout.strip() == "True"   # built (and cached) the first time
     assert warm.stdout.strip() == "False"  # read from the cache afterwards
-    assert sorted(p.name.rsplit("-", 1)[0] for p in (tmp_path / "cache").iterdir()) == [
+    assert sorted(p.name.rsplit("-", 1)[0] for p in (tmp_path / "cache").glob("*.onnx")) == [
         "centerface", "centerface-int8", "dlib-resnet"]
+    # the second process saved each model's optimised graph, which later processes start from
+    assert len(list((tmp_path / "cache").glob("*.ort"))) == 3
+
+
+def _tiny_onnx() -> bytes:
+    """y = relu(x * 2 + 1): a real model ONNX Runtime optimises (and can save optimised)."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    two = helper.make_tensor("two", TensorProto.FLOAT, [1], [2.0])
+    one = helper.make_tensor("one", TensorProto.FLOAT, [1], [1.0])
+    graph = helper.make_graph(
+        [helper.make_node("Mul", ["x", "two"], ["m"]), helper.make_node("Add", ["m", "one"], ["a"]),
+         helper.make_node("Relu", ["a"], ["y"])], "tiny",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N"])], initializer=[two, one])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]).SerializeToString()
+
+
+def test_sessions_start_from_the_saved_optimised_graph_and_survive_a_damaged_one(tmp_path, monkeypatch):
+    from processors import model_cache
+
+    monkeypatch.setenv("CONSENT_PIPELINE_CACHE", str(tmp_path / "cache"))
+    source = tmp_path / "source.bin"
+    source.write_bytes(b"x")
+    x = np.array([-3.0, 0.5, 2.0], np.float32)
+    expected = np.maximum(x * 2 + 1, 0)
+
+    def run(session):
+        return session.run(None, {"x": x})[0]
+
+    first = model_cache.load_or_build("tiny", source, "1", _tiny_onnx, model_cache.onnx_session)  # built
+    second = model_cache.load_or_build("tiny", source, "1", _tiny_onnx, model_cache.onnx_session)  # saves .ort
+    (saved,) = (tmp_path / "cache").glob("*.ort")
+    used = []
+    real = model_cache._optimised_session
+    monkeypatch.setattr(model_cache, "_optimised_session", lambda p: used.append(p) or real(p))
+    third = model_cache.load_or_build("tiny", source, "1", _tiny_onnx, model_cache.onnx_session)
+    assert used and real(used[0]) is not None  # the third session came from the saved graph
+    for s in (first, second, third):
+        assert np.array_equal(run(s), expected)
+    saved.write_bytes(saved.read_bytes()[:40])  # damaged: the ONNX model is used and the graph saved again
+    fourth = model_cache.load_or_build("tiny", source, "1", _tiny_onnx, model_cache.onnx_session)
+    assert np.array_equal(run(fourth), expected)
+    assert real(used[0]) is not None
+    assert [p for p in (tmp_path / "cache").iterdir() if p.name.endswith(".tmp")] == []

@@ -98,9 +98,12 @@ class _Session:
     @property
     def session(self):
         if self._session is None:
-            from processors.model_cache import onnx_session
+            from processors.model_cache import load_or_build, onnx_session
 
-            self._session = onnx_session(self._path.read_bytes())
+            # Through the model cache (a copy of the file, keyed by its content) so the session starts
+            # from the saved optimised graph (processors.model_cache).
+            path = self._path
+            self._session = load_or_build(f"ppocr-{path.stem}", path, "1", path.read_bytes, onnx_session)
         return self._session
 
     def __call__(self, data):
