@@ -109,7 +109,7 @@ def load_or_build(name: str, source: Path, version: str, build: Callable[[], byt
         except Exception:  # damaged cache file: rebuild it below
             log.warning("the cached model %s could not be loaded; building it again", path)
     data = build()
-    result = check(data)
+    result = check(data) if check is not onnx_session else _session_saving_optimised(path, data)
     _write_atomically(path, data)
     return result
 
