@@ -233,7 +233,34 @@ def tightened(quad: np.ndarray, top: float, bottom: float) -> np.ndarray:
 
 
 def read_lines(rgb: np.ndarray, *, long_edge: int = DETECT_LONG_EDGE) -> list[TextLine]:
-    """Every line of text in ``rgb`` (H×W×3 uint8, RGB): detected at a reduced size, read at full size."""
+    """Every line of text in ``rgb`` (H×W×3 uint8, RGB): detected at a reduced size, read at full size;
+    on a photo reduced a lot for detection, lines read with little confidence are looked at again
+    close up (:func:`_second_look`)."""
+    lines = _read(rgb, long_edge)
+    h, w = rgb.shape[:2]
+    if lines and long_edge / max(h, w) < ZOOM_BELOW_SCALE:
+        lines = _second_look(rgb, lines)
+    return lines
+
+
+# The second look. On a large photo the detector's copy is reduced a lot (a 2,000-px photo to 960 px:
+# 14-px letters become 7 px), and small lines then come out as fragments or misplaced boxes that the
+# recogniser reads as nonsense with a low score (on the small-text scenes of
+# benchmarks/text_reading.py, 3 of 40 names on 1,500-2,000-px photos). Each line read with less
+# confidence than ZOOM_SCORE is looked at again: a region around it (ZOOM_PAD_X line heights left and
+# right, ZOOM_PAD_Y above and below, each at most ZOOM_PAD_MAX px — a box holding two lines merged is
+# tall; at least ZOOM_MIN_SIDE px a side) is detected and read at the photo's own resolution. The regions together cover at most ZOOM_MAX_SHARE of the photo (the least confident
+# lines first); what the close look finds replaces the weak lines it overlaps.
+ZOOM_BELOW_SCALE = 0.75
+ZOOM_SCORE = 0.8
+ZOOM_PAD_X = 6.0
+ZOOM_PAD_Y = 2.0
+ZOOM_PAD_MAX = 200
+ZOOM_MIN_SIDE = 96
+ZOOM_MAX_SHARE = 0.25
+
+
+def _read(rgb: np.ndarray, long_edge: int) -> list[TextLine]:
     if rgb.ndim != 3 or rgb.shape[0] < 8 or rgb.shape[1] < 8:
         return []
     quads = [q for q in detect_lines(rgb, long_edge) if plausible_line(q)]
@@ -255,3 +282,63 @@ def read_lines(rgb: np.ndarray, *, long_edge: int = DETECT_LONG_EDGE) -> list[Te
             char_polys = [np.asarray(b, dtype=np.float32) for b in char_boxes]
         lines.append(TextLine(quad, text or "", score, char_polys))
     return lines
+
+
+def _second_look(rgb: np.ndarray, lines: list[TextLine]) -> list[TextLine]:
+    h, w = rgb.shape[:2]
+    budget = ZOOM_MAX_SHARE * h * w
+    regions: list[tuple[int, int, int, int]] = []
+    for line in sorted((ln for ln in lines if _doubtful(ln)), key=lambda ln: (ln.score, len(ln.text))):
+        box = _zoom_region(line, w, h)
+        if any(_inside(box, r) for r in regions):
+            continue
+        area = (box[2] - box[0]) * (box[3] - box[1])
+        if area > budget:
+            continue
+        budget -= area
+        regions.append(box)
+    if not regions:
+        return lines
+    found: list[TextLine] = []
+    for x0, y0, x1, y1 in regions:
+        for line in _read(np.ascontiguousarray(rgb[y0:y1, x0:x1]), max(x1 - x0, y1 - y0)):
+            offset = np.array([x0, y0], dtype=np.float32)
+            found.append(TextLine(line.polygon + offset, line.text, line.score,
+                                  None if line.char_polygons is None else [p + offset for p in line.char_polygons]))
+    if not found:
+        return lines
+    kept = [ln for ln in lines if not _doubtful(ln) or not any(_overlap(ln, f) for f in found)]
+    return kept + [f for f in found if not any(_overlap(f, k) and not _doubtful(k) for k in kept)]
+
+
+def _doubtful(line: TextLine) -> bool:
+    """Read with little confidence. (Looking again at single words too, since the detector also splits
+    small lines into words and loses some, found one more small name but lost three on the ordinary
+    scenes: the close look is not always the better reading.)"""
+    return line.score < ZOOM_SCORE
+
+
+def _zoom_region(line: TextLine, w: int, h: int) -> tuple[int, int, int, int]:
+    p = line.polygon
+    height = max(line.height, 4.0)
+    pad_x, pad_y = min(ZOOM_PAD_X * height, ZOOM_PAD_MAX), min(ZOOM_PAD_Y * height, ZOOM_PAD_MAX / 2)
+    x0, y0 = p[:, 0].min() - pad_x, p[:, 1].min() - pad_y
+    x1, y1 = p[:, 0].max() + pad_x, p[:, 1].max() + pad_y
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    half_w, half_h = max(x1 - x0, ZOOM_MIN_SIDE) / 2, max(y1 - y0, ZOOM_MIN_SIDE) / 2
+    return (max(0, int(cx - half_w)), max(0, int(cy - half_h)), min(w, int(cx + half_w) + 1), min(h, int(cy + half_h) + 1))
+
+
+def _inside(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    return a[0] >= b[0] and a[1] >= b[1] and a[2] <= b[2] and a[3] <= b[3]
+
+
+def _overlap(a: TextLine, b: TextLine) -> bool:
+    """The two lines' bounding boxes share at least half of the smaller one."""
+    ax0, ay0 = a.polygon.min(axis=0)
+    ax1, ay1 = a.polygon.max(axis=0)
+    bx0, by0 = b.polygon.min(axis=0)
+    bx1, by1 = b.polygon.max(axis=0)
+    inter = max(0.0, min(ax1, bx1) - max(ax0, bx0)) * max(0.0, min(ay1, by1) - max(ay0, by0))
+    small = min((ax1 - ax0) * (ay1 - ay0), (bx1 - bx0) * (by1 - by0))
+    return small > 0 and inter >= 0.5 * small

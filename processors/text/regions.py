@@ -30,6 +30,7 @@ from processors import names as name_engine
 from processors.text.engine import TextLine
 
 CONDITIONAL = "conditional"   # kept only where one of ``people`` is kept
+WHOLE_LINE_SHARE = 0.5        # a redacted name this share of a line's letters or more takes the whole line
 
 
 @dataclass
@@ -113,6 +114,21 @@ def _name_words(people: list) -> tuple[tuple[str, ...], dict[str, tuple[str, str
 _WORD = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*")
 
 
+def _without_accented_letters(people: list) -> dict[str, str]:
+    """Register name words as the recogniser reads them when its alphabet lacks their accented
+    letters and drops them ("Zoë" → "zo", "Łukasz" → "ukasz") → the folded name word."""
+    out: dict[str, str] = {}
+    for p in people:
+        for word in (p.given or "", p.family or ""):
+            for part in word.split():
+                if part.isascii():
+                    continue
+                short = fold("".join(ch for ch in part if ch.isascii())).strip()
+                if len(short) >= 2 and short != fold(part).strip():
+                    out.setdefault(short, fold(part).strip())
+    return out
+
+
 def _near(folded: str, index: dict[str, set[str]]) -> str | None:
     """The one register name word ``folded`` is, or is one edit (or an "rn"/"m" slip) away from."""
     if folded in index.get(folded, ()):
@@ -141,6 +157,7 @@ def correct(text: str, people: list) -> tuple[str, list[int]]:
     """
     words, pairs = _name_words(people)
     index = _vocabulary(words)
+    stripped = _without_accented_letters(people)
     tokens = [(m.start(), m.end()) for m in _WORD.finditer(text)]
     out, where, pos, i = [], [], 0, 0
     while i < len(tokens):
@@ -162,6 +179,8 @@ def correct(text: str, people: list) -> tuple[str, list[int]]:
                 token = text[s:e]
             else:
                 replacement = _near(folded, index)
+            if replacement is None and folded in stripped:     # "Zo" for "Zoë": the letter is not in
+                replacement = stripped[folded]                   # the recogniser's alphabet
         out.append(text[pos:s])
         where.extend(range(pos, s))
         if replacement is None or replacement == folded:
@@ -239,9 +258,15 @@ def text_regions(lines: list[TextLine], people: list, roles: dict[str, str], *,
         if not hits:
             regions.append(TextRegion(line.polygon, "text"))
             continue
+        letters = sum(1 for ch in line.text if not ch.isspace()) or 1
         for start, end, pid, kind in hits:
             poly = sub_polygon(line, start, end)
             role = roles.get(pid, "pupil")
+            if (kind == "full" or (kind == "family" and role != "staff")) and \
+                    sum(1 for ch in line.text[start:end] if not ch.isspace()) >= WHOLE_LINE_SHARE * letters:
+                # The name is most of the line (a badge, a shirt, a certificate's name line): the rest
+                # is most likely the part of it the recogniser misread, so the whole line goes.
+                poly = line.polygon.astype(np.float32)
             if kind == "full" or (kind == "family" and role != "staff"):
                 regions.append(TextRegion(poly, kind, pid, "redact"))
             else:
