@@ -100,3 +100,31 @@ def test_analysis_on_a_draft_reports_boxes_in_original_coordinates(tmp_path):
         top, right, bottom, left = g["box"]
         assert 0 <= left < right < large.image.width and 0 <= top < bottom < large.image.height
         assert abs(f["box"][1] * large.scale - right) <= 2
+
+
+def test_one_strict_pass_gives_pillows_pixels(tmp_path):
+    """JPEGs are checked and decoded in one strict libjpeg-turbo pass: the same pixels as Pillow's
+    decode, full size and DCT-scaled, colour and grey; a CMYK JPEG still goes through Pillow."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from processors.decode import decode_image
+
+    rng = np.random.default_rng(5)
+    base = (rng.integers(0, 256, (600, 800, 3), dtype=np.uint8) // 32 * 32).astype(np.uint8)
+    for mode in ("RGB", "L", "CMYK"):
+        buf = io.BytesIO()
+        Image.fromarray(base).convert(mode).save(buf, "JPEG", quality=90)
+        data = buf.getvalue()
+        for edge, pixels in ((None, None), (200, 30_000)):
+            got = decode_image(data, name="x.jpg", max_bytes=10**8, max_pixels=10**8, min_long_edge=edge, min_pixels=pixels)
+            with Image.open(io.BytesIO(data)) as im:
+                if edge:
+                    assert got.image.size == (200, 150)  # 1/4: the smallest scale that keeps the need
+                    im.draft(None, got.image.size)
+                want = np.asarray(im.convert("RGB"))
+            if mode != "CMYK":  # (Pillow's CMYK conversion is its own; only the path is checked there)
+                assert np.array_equal(np.asarray(got.image), want), (mode, edge)
+            assert got.image.size == (want.shape[1], want.shape[0])

@@ -463,3 +463,30 @@ def test_given_name_follows_its_person_and_consent_change_rerenders_text(tmp_pat
     assert not _name_legible("Amelia Hart", after["Amelia Hart"]), after
     assert _legible("Sports Day 2026", after["Sports Day 2026"]), after
     assert _legible("Barack", readings("website")["Barack"])      # still kept where he is kept
+
+
+def test_detector_graph_rewrites_are_exact():
+    """The text detector's graph is simplified before it is quantised (affine blocks folded into
+    their convolutions, hard-swish as one operator): the float model gives the same map."""
+    import onnx
+    import onnxruntime
+    from onnx import version_converter
+
+    from processors.text import det_graph, engine
+
+    model = onnx.load(str(engine.model_dir() / "ch_PP-OCRv4_det_infer.onnx"))
+    model = version_converter.convert_version(model, det_graph.OPSET)
+    before = model.SerializeToString()
+    assert det_graph.simplify(model) == (28, 24)
+    onnx.checker.check_model(model)
+    ops = {n.op_type for n in model.graph.node}
+    assert "HardSwish" in ops and "Div" not in ops
+
+    def run(data):
+        options = onnxruntime.SessionOptions()
+        options.log_severity_level = 3
+        session = onnxruntime.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+        return session.run(None, {session.get_inputs()[0].name: x})[0]
+
+    x = np.random.default_rng(3).uniform(-1, 1, (1, 3, 160, 224)).astype(np.float32)
+    assert np.abs(run(before) - run(model.SerializeToString())).max() < 1e-5
