@@ -111,7 +111,43 @@ def load_or_build(name: str, source: Path, version: str, build: Callable[[], byt
     data = build()
     result = check(data) if check is not onnx_session else _session_saving_optimised(path, data)
     _write_atomically(path, data)
+    prune(name, keep=path)
     return result
+
+
+# A built model no process has read for this long is removed when a newer one of the same name is
+# built (after an upgrade of the package or of the builder): the folder does not grow by 7-22 MB
+# a model with every upgrade, and another install on the same machine that still uses an older
+# copy keeps it (reading a file refreshes its access time, at least daily on Linux's relatime).
+UNUSED_DAYS = 30
+
+
+def prune(name: str, *, keep: Path, now: float | None = None) -> list[Path]:
+    """Remove other builds of model ``name`` (and their saved optimised graphs) unused for
+    ``UNUSED_DAYS``; returns what was removed. Never raises."""
+    import re
+    import time
+
+    pattern = re.compile(re.escape(name) + r"-[0-9a-f]{24}(\.[0-9a-f]{12}\.ort|\.onnx)")
+    limit = (now if now is not None else time.time()) - UNUSED_DAYS * 86400
+    removed = []
+    try:
+        candidates = list(keep.parent.iterdir())
+    except OSError:
+        return removed
+    for path in candidates:
+        if not pattern.fullmatch(path.name) or path.name.startswith(keep.stem + "."):
+            continue
+        if path == keep:
+            continue
+        try:
+            st = path.stat()
+            if max(st.st_atime, st.st_mtime) < limit:
+                path.unlink()
+                removed.append(path)
+        except OSError:
+            pass
+    return removed
 
 
 # -- sessions that start faster ------------------------------------------------------------------

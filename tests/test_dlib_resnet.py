@@ -207,3 +207,32 @@ def test_sessions_start_from_the_saved_optimised_graph_and_survive_a_damaged_one
     assert np.array_equal(run(fourth), expected)
     assert real(used[0]) is not None
     assert [p for p in (tmp_path / "cache").iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_builds_unused_for_a_month_are_removed_when_a_newer_one_is_built(tmp_path, monkeypatch):
+    import os
+    import time
+
+    from processors import model_cache
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("CONSENT_PIPELINE_CACHE", str(cache))
+    source = tmp_path / "source.bin"
+    source.write_bytes(b"x")
+    model_cache.load_or_build("m", source, "1", lambda: b"v1", bytes)
+    model_cache.load_or_build("m-int8", source, "1", lambda: b"other model", bytes)  # another name: kept
+    (old,) = cache.glob("m-????????????????????????.onnx")
+    stale_ort = old.with_name(old.stem + ".0123456789ab.ort")
+    stale_ort.write_bytes(b"saved graph")
+    month_ago = time.time() - 31 * 86400
+    for p in (old, stale_ort):
+        os.utime(p, (month_ago, month_ago))
+    model_cache.load_or_build("m", source, "2", lambda: b"v2", bytes)  # an upgrade: a new build
+    names = sorted(p.name for p in cache.iterdir() if p.suffix in (".onnx", ".ort"))
+    assert old.name not in names and stale_ort.name not in names
+    assert len([n for n in names if n.startswith("m-int8-")]) == 1 and len(names) == 2
+    # a build still in use (read within the month) is kept
+    recent = cache / ("m-" + "f" * 24 + ".onnx")
+    recent.write_bytes(b"used by another install")
+    model_cache.load_or_build("m", source, "3", lambda: b"v3", bytes)
+    assert recent.exists()
