@@ -29,7 +29,7 @@ from pathlib import Path
 
 from watch_folders import inbox as inbox_mod
 from watch_folders import worker
-from watch_folders.leftovers import remove_stale_temp_files
+from watch_folders.leftovers import candidate_temp_files, remove_stale_temp_files
 from watch_folders.locks import WatchLock, wait_for_orphaned_workers
 from watch_folders.names import for_log, relative
 from watch_folders.quarantine import finish_interrupted, quarantine_entry
@@ -213,6 +213,7 @@ class Watcher:
             wait_for_orphaned_workers(self.root, timeout=ORPHAN_WAIT_SECONDS)
         except Exception as exc:
             log.error("%s", exc)
+        self._remove_leftovers_of_a_crash()
         self._start_pool()
         log.warning("workers restarted")
         if self._pool_restarts <= MAX_POOL_RESTARTS_WITH_RECOVER:
@@ -227,6 +228,7 @@ class Watcher:
             log.error("finishing interrupted jobs crashed a worker; they stay unfinished until the next start")
             self._pool_restarts += 1
             wait_for_orphaned_workers(self.root, timeout=ORPHAN_WAIT_SECONDS)
+            self._remove_leftovers_of_a_crash()
             self._start_pool()
             return
         if result["kind"] == "error":
@@ -237,6 +239,16 @@ class Watcher:
             self._recovered.add(rec.get("source"))
             self.summary.recovered += 1
             self._report(rec, source=rec.get("source", "?"), prefix="(recovered) ")
+
+    def _remove_leftovers_of_a_crash(self) -> None:
+        """A worker killed in the middle of writing an output leaves its temporary file; the broken
+        pool's workers are gone now (waited for), so it goes before new workers start. A file
+        written less than a second ago is only taken once it has been quiet that long (it could be
+        another program's write, between closing the file and renaming it), so look again then."""
+        self._remove_leftovers()
+        if candidate_temp_files(self.root):
+            time.sleep(1.1)
+            self._remove_leftovers()
 
     def _remove_leftovers(self) -> None:
         for path in remove_stale_temp_files(self.root):
