@@ -278,6 +278,21 @@ def bar_lines(runs: dict[str, list[dict]]) -> list[str]:
 BAR_FR, BAR_DEFACE = 4.0, 1.25
 
 
+def write_report(lines: list[str], walls: dict[str, list[float]], versions: dict[str, str], reproduce: str,
+                 output: Path) -> None:
+    """The report's common ending (every round's wall time, peer versions, how to reproduce), then
+    print it and write it to ``output`` (benchmarks/schoolday.py uses it too)."""
+    lines = [*lines, "", "All wall times per round: " + "; ".join(
+        f"{n}: " + ", ".join(f"{w:.2f}" for w in ws) for n, ws in walls.items()) + "."]
+    if versions:
+        lines += ["", "Peer versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + "."]
+    lines += ["", f"Reproduce: `{reproduce}`", ""]
+    text = "\n".join(lines)
+    print(text)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text, encoding="utf-8")
+
+
 def median_of(runs: list[dict]) -> dict:
     mid = sorted(runs, key=lambda m: m["wall"])[len(runs) // 2]
     return {**mid, "walls": [m["wall"] for m in runs]}
@@ -350,20 +365,11 @@ def main() -> None:
             f"Ours found {ours['faces']} faces; recall on the hand-labelled faces: {found}/{total} "
             f"= {found / total:.3f}. Workspace set-up (init, import, enrol 9 reference photos), not in the "
             f"comparison: {ours['setup']:.1f} s.",
-            "",
-            "All wall times per round: " + "; ".join(
-                f"{n}: " + ", ".join(f"{w:.2f}" for w in median_of(runs[n])["walls"]) for n in names) + ".",
         ]
-        if versions:
-            lines += ["", "Peer versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + "."]
-        lines += ["", "Reproduce: `.venv/bin/python benchmarks/perf.py"
-                  + (f" --rounds {args.rounds}" if args.rounds != 3 else "")
-                  + (f" --workers {args.workers}" if args.workers else "")
-                  + (" --no-peers" if args.no_peers else "") + "`", ""]
-        text = "\n".join(lines)
-        print(text)
-        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.output).write_text(text, encoding="utf-8")
+        options = (f" --rounds {args.rounds}" if args.rounds != 3 else "") + \
+            (f" --workers {args.workers}" if args.workers else "") + (" --no-peers" if args.no_peers else "")
+        write_report(lines, {n: median_of(runs[n])["walls"] for n in names}, versions,
+                     f".venv/bin/python benchmarks/perf.py{options}", Path(args.output))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -252,21 +252,12 @@ def main() -> None:
             "",
             f"Ours found {ours['faces']} faces; photos: "
             + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())) + ".",
-            "",
-            "All wall times per round: " + "; ".join(
-                f"{n}: " + ", ".join(f"{w:.2f}" for w in medians[n]["walls"]) for n in names) + ".",
         ]
-        if versions:
-            lines += ["", "Peer versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + "."]
-        lines += ["", "Reproduce: `.venv/bin/python benchmarks/schoolday.py"
-                  + (f" --photos {args.photos}" if args.photos != 8 else "")
-                  + (f" --rounds {args.rounds}" if args.rounds != 3 else "")
-                  + (f" --workers {args.workers}" if args.workers else "")
-                  + (" --no-peers" if args.no_peers else "") + "`", ""]
-        text = "\n".join(lines)
-        print(text)
-        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.output).write_text(text, encoding="utf-8")
+        options = (f" --photos {args.photos}" if args.photos != 8 else "") + \
+            (f" --rounds {args.rounds}" if args.rounds != 3 else "") + \
+            (f" --workers {args.workers}" if args.workers else "") + (" --no-peers" if args.no_peers else "")
+        perf.write_report(lines, {n: medians[n]["walls"] for n in names}, versions,
+                          f".venv/bin/python benchmarks/schoolday.py{options}", Path(args.output))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
