@@ -36,7 +36,6 @@ import json
 import os
 import platform
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -278,6 +277,20 @@ def bar_lines(runs: dict[str, list[dict]]) -> list[str]:
 BAR_FR, BAR_DEFACE = 4.0, 1.25
 
 
+def run_rounds(tools: dict, rounds: int) -> dict[str, list[dict]]:
+    """Each tool once per round, in an order rotated every round (so the load of a shared machine
+    falls on all alike); every measurement printed as it comes (benchmarks/schoolday.py uses it too)."""
+    runs: dict[str, list[dict]] = {k: [] for k in tools}
+    names = list(tools)
+    for i in range(rounds):
+        for name in names[i % len(names):] + names[:i % len(names)]:
+            m = tools[name]()
+            runs[name].append(m)
+            print(f"round {i + 1}: {name:17} {m['wall']:6.2f} s wall, {m['cpu']:6.1f} s CPU, "
+                  f"peak {fmt_mb(m['peak_rss'])}", file=sys.stderr)
+    return runs
+
+
 def write_report(lines: list[str], walls: dict[str, list[float]], versions: dict[str, str], reproduce: str,
                  output: Path) -> None:
     """The report's common ending (every round's wall time, peer versions, how to reproduce), then
@@ -328,15 +341,8 @@ def main() -> None:
             tools["deface"] = lambda: run_deface(df, photos, tmp, "opencv")
             tools["deface_onnx"] = lambda: run_deface(df, photos, tmp, "onnxrt")
         load_before = os.getloadavg()
-        runs: dict[str, list[dict]] = {k: [] for k in tools}
+        runs = run_rounds(tools, args.rounds)
         names = list(tools)
-        for i in range(args.rounds):
-            order = names[i % len(names):] + names[:i % len(names)]
-            for name in order:
-                m = tools[name]()
-                runs[name].append(m)
-                print(f"round {i + 1}: {name:17} {m['wall']:6.2f} s wall, {m['cpu']:6.1f} s CPU, "
-                      f"peak {fmt_mb(m['peak_rss'])}", file=sys.stderr)
         load_after = os.getloadavg()
         rows = []
         labels = {"ours": "ours: `pipeline process` (detect, recognise, decide, redact, strip, 4 channels)",

@@ -213,15 +213,8 @@ def main() -> None:
             if not args.no_deface_onnx:
                 tools["deface_onnx"] = lambda: perf.run_deface(df, photos, tmp, "onnxrt")
         load_before = os.getloadavg()
-        runs: dict[str, list[dict]] = {k: [] for k in tools}
+        runs = perf.run_rounds(tools, args.rounds)
         names = list(tools)
-        for i in range(args.rounds):
-            order = names[i % len(names):] + names[:i % len(names)]
-            for name in order:
-                m = tools[name]()
-                runs[name].append(m)
-                print(f"round {i + 1}: {name:17} {m['wall']:6.2f} s wall, {m['cpu']:6.1f} s CPU, "
-                      f"peak {perf.fmt_mb(m['peak_rss'])}", file=sys.stderr)
         load_after = os.getloadavg()
         labels = {"ours": "**ours: `pipeline process`** (detect, recognise, decide, redact, strip, 4 channels)",
                   "face_recognition": "face_recognition CLI `--cpus 2` (detect + recognise)",
@@ -248,7 +241,7 @@ def main() -> None:
             "",
             *table([(labels[n], medians[n]) for n in names], args.photos, ours),
             "",
-            *([f"**Bar:** ours is " + "; ".join(bars) + "."] if bars else []),
+            *(["**Bar:** ours is " + "; ".join(bars) + "."] if bars else []),
             "",
             f"Ours found {ours['faces']} faces; photos: "
             + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())) + ".",
