@@ -73,3 +73,29 @@ def test_pipeline_process_reports_every_tilted_and_small_face(stress_set, cli, w
     records = {Path(r["source"]).name: r for r in json_lines(result.stdout)}
     assert sorted(records) == sorted(s.file_name for s in samples)
     assert missed(samples, lambda s: [tuple(f["box"]) for f in records[s.file_name]["faces"]]) == []
+
+
+def test_merged_face_box_covers_every_pass_and_uses_the_sharpest_landmarks():
+    """One face seen by several passes: reported once, with a box covering every pass's box of it
+    (what is redacted), and the upright pass's landmarks when it saw the whole face."""
+    import numpy as np
+
+    from processors.face_detect import Detection, _merge
+
+    lm_up, lm_turned = np.full((5, 2), 1.0), np.full((5, 2), 2.0)
+    upright = Detection((100, 300, 300, 100), 0.90, "centerface", 2.0, lm_up)
+    turned = Detection((90, 310, 320, 95), 0.95, "centerface@+25", 5.0, lm_turned)
+    other = Detection((400, 700, 600, 500), 0.80, "centerface@-25", -20.0, lm_turned)
+    merged = _merge([upright, turned, other])
+    assert len(merged) == 2
+    face = next(d for d in merged if d.box[0] < 200)
+    assert face.box == (90, 310, 320, 95)          # covers both passes' boxes
+    assert face.landmarks is lm_up and face.angle == 2.0
+    assert next(d for d in merged if d is not face).box == other.box  # a face only a turned pass saw
+
+    # an upright box that is only part of a large face (the turned pass boxed it whole): the
+    # whole box is kept, and the part's landmarks are not used
+    part = Detection((200, 600, 600, 200), 0.93, "centerface", 0.0, lm_up)
+    whole = Detection((100, 700, 700, 100), 0.92, "centerface@+25", 1.0, lm_turned)
+    (face,) = _merge([part, whole])
+    assert face.box == (100, 700, 700, 100) and face.landmarks is lm_turned
