@@ -94,8 +94,8 @@ def test_merged_face_box_covers_every_pass_and_uses_the_sharpest_landmarks():
     assert next(d for d in merged if d is not face).box == other.box  # a face only a turned pass saw
 
     # an upright box that is only part of a large face (the turned pass boxed it whole): the
-    # whole box is kept, and the part's landmarks are not used
+    # whole box is kept, and the part's landmarks are not used when the whole one is the surer
     part = Detection((200, 600, 600, 200), 0.93, "centerface", 0.0, lm_up)
-    whole = Detection((100, 700, 700, 100), 0.92, "centerface@+25", 1.0, lm_turned)
+    whole = Detection((100, 700, 700, 100), 0.94, "centerface@+25", 1.0, lm_turned)
     (face,) = _merge([part, whole])
     assert face.box == (100, 700, 700, 100) and face.landmarks is lm_turned
