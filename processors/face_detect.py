@@ -56,7 +56,8 @@ class DetectOptions:
     # ones), and without it identification is the same (same people, distances within 0.02)
     # while `pipeline process` needs ~17% less CPU.
     hog_second_opinion: bool = False
-    # CenterFace passes look first with the model in 8-bit integers (~1.7x faster) and let the float
+    # CenterFace passes (but the upright pass of small images: FLOAT_UPRIGHT_PIXELS) look first with
+    # the model in 8-bit integers (~1.35-1.7x faster) and let the float
     # model decide on every candidate it is unsure of (processors/centerface.py, SCREEN_MARGIN).
     # False: the float model alone on every pass (the same faces, more slowly).
     int8_screen: bool = True
@@ -82,10 +83,11 @@ def detect(rgb: np.ndarray, options: DetectOptions = DetectOptions()) -> list[De
     if options.detector == "hog":
         return _hog(rgb, options.upsample, 1.0)
     screen = options.int8_screen
-    found = _centerface(rgb, options.threshold, _scale_for(rgb, options.upright_megapixels), 0.0, screen)
+    upright_screen = screen and rgb.shape[0] * rgb.shape[1] > FLOAT_UPRIGHT_PIXELS
+    found = _centerface(rgb, options.threshold, _scale_for(rgb, options.upright_megapixels), 0.0, upright_screen)
     for angle in options.angles:
         scale = min(options.turned_scale, _scale_for(rgb, options.turned_megapixels))
-        found += _centerface(rgb, options.threshold, scale, angle, screen)
+        found += _centerface(rgb, options.threshold, scale, angle, screen, [d.box for d in found])
     found = _merge(found)
     if options.hog_second_opinion:
         upsample, scale = _hog_plan(rgb, options.hog_megapixels)
@@ -112,8 +114,21 @@ def _scale_for(rgb: np.ndarray, megapixels: float) -> float:
     return 1.0 if scale >= _NEAR_FULL else scale
 
 
+# A turned pass's unsure candidate overlapping a face an earlier pass found by at least this much
+# (intersection over union, in the photo's coordinates) is that face: the float model does not look
+# at it again. The merge would join them anyway (it joins from 0.3); on the 16 benchmark photos one
+# such look cost a whole-canvas float run (a third of a second on a phone-size photo).
+SETTLED_IOU = 0.5
+# Images up to this many pixels get the float model alone on the upright pass (video frames, small
+# photos). The int8 screen saves nothing measurable there (16 fixture photos: 3.87 against 3.85 CPU-s
+# of detection), and the float model's landmarks, from which the encoder places dlib's points, are
+# the reference ones: on an AVX2-only CPU a face in a 480x270 clip was 0.402 from its own person
+# with the int8 landmarks ("uncertain") and 0.399 with the float ones.
+FLOAT_UPRIGHT_PIXELS = 500_000
+
+
 def _centerface(rgb: np.ndarray, threshold: float, scale: float, angle: float,
-                screen: bool = True) -> list[Detection]:
+                screen: bool = True, known: list[Box] = ()) -> list[Detection]:
     h, w = rgb.shape[:2]
     fast = centerface_int8.session() if screen else None
     if angle == 0:
@@ -121,13 +136,19 @@ def _centerface(rgb: np.ndarray, threshold: float, scale: float, angle: float,
         name = "centerface"
     else:
         turned, inverse = _turn(rgb, angle, scale)
-        boxes, scores, lms = centerface.detect(turned, threshold, 1.0, fast=fast)
+
+        def settled(candidates: np.ndarray) -> list[bool]:
+            back = [_clip(_tlbr(_box_back(b, inverse, angle)), w, h) for b in candidates]
+            return [b is not None and any(_iou(b, k) >= SETTLED_IOU for k in known) for b in back]
+
+        boxes, scores, lms = centerface.detect(turned, threshold, 1.0, fast=fast,
+                                               settled=settled if known else None)
         lms = lms @ inverse[:, :2].T + inverse[:, 2] if len(lms) else lms
         boxes = np.array([_box_back(b, inverse, angle) for b in boxes]).reshape(-1, 4)
         name = f"centerface@{angle:+g}"
     out = []
     for (x1, y1, x2, y2), score, lm in zip(boxes, scores, lms):
-        box = _clip((y1, x2, y2, x1), w, h)
+        box = _clip(_tlbr((x1, y1, x2, y2)), w, h)
         if box:
             out.append(Detection(box, float(score), name, _roll(lm), np.asarray(lm, dtype=np.float64)))
     return out
@@ -160,6 +181,12 @@ def _box_back(box: np.ndarray, inverse: np.ndarray, angle: float) -> tuple[float
     hw = math.sqrt((a * math.cos(t)) ** 2 + (b * math.sin(t)) ** 2)
     hh = math.sqrt((a * math.sin(t)) ** 2 + (b * math.cos(t)) ** 2)
     return cx - hw, cy - hh, cx + hw, cy + hh
+
+
+def _tlbr(box) -> tuple:
+    """``(x1, y1, x2, y2)`` as ``(top, right, bottom, left)``."""
+    x1, y1, x2, y2 = box
+    return (y1, x2, y2, x1)
 
 
 def _roll(lm: np.ndarray) -> float:
@@ -242,7 +269,8 @@ def _merge(found: list[Detection]) -> list[Detection]:
 
     - Which detections are one face: greedily, most confident first (upright passes first on
       ties), as :func:`_same_face` says.
-    - Its box: the union of the boxes of every detection of that face. The passes see a face at
+    - Its box: the union of the boxes of every detection of that face (a detection that could be
+      either of two neighbouring faces counts for the one it overlaps most). The passes see a face at
       different resolutions and angles; on a very large face (~650 px) the upright pass boxed only
       part of it while a turned pass boxed it whole, and the box is what gets redacted.
     - Its landmarks (which the encoder places dlib's points from): the upright pass's, when it found
@@ -254,9 +282,17 @@ def _merge(found: list[Detection]) -> list[Detection]:
     for d in sorted(found, key=lambda d: (-d.score, d.detector != "centerface")):
         if not any(_same_face(k.box, d.box) for k in kept):
             kept.append(d)
+    groups: dict[int, list[Detection]] = {id(k): [] for k in kept}
+    for d in found:
+        # Each detection widens the box of one face only: the kept face it overlaps most (a box
+        # between two neighbouring faces could otherwise widen both into one box over both).
+        owner = d if id(d) in groups else max(
+            (k for k in kept if _same_face(k.box, d.box)), key=lambda k: _iou(k.box, d.box), default=None)
+        if owner is not None:
+            groups[id(owner)].append(d)
     out = []
     for k in kept:
-        group = [d for d in found if d is k or _same_face(k.box, d.box)]
+        group = groups[id(k)]
         box = (min(d.box[0] for d in group), max(d.box[1] for d in group),
                max(d.box[2] for d in group), min(d.box[3] for d in group))
         whole_upright = [d for d in group if d.detector == "centerface" and _iou(k.box, d.box) >= 0.5]

@@ -99,3 +99,17 @@ def test_merged_face_box_covers_every_pass_and_uses_the_sharpest_landmarks():
     whole = Detection((100, 700, 700, 100), 0.94, "centerface@+25", 1.0, lm_turned)
     (face,) = _merge([part, whole])
     assert face.box == (100, 700, 700, 100) and face.landmarks is lm_turned
+
+
+def test_a_box_between_two_neighbouring_faces_widens_only_the_one_it_overlaps_most():
+    """rot+25 of 2008_002079.jpg: two faces side by side, and a turned pass's box of the right one
+    that also counts as the left one (its centre lies just inside). It used to widen the left face's
+    box over both faces (more than 4x the face: "not found" by the recall criterion)."""
+    from processors.face_detect import Detection, _merge
+
+    left = Detection((175, 487, 221, 448), 0.82, "centerface@-25")
+    right = Detection((158, 529, 223, 475), 0.78, "centerface")
+    between = Detection((157, 532, 219, 467), 0.54, "centerface@+25")  # the right face, seen turned
+    merged = {d.box[3] < 460: d for d in _merge([left, right, between])}
+    assert merged[True].box == left.box
+    assert merged[False].box == (157, 532, 223, 467)
