@@ -19,7 +19,9 @@ import sqlite3
 
 from consent.database import now_iso, transaction
 
-ANALYSIS_VERSION = 2  # 2: draft decoding as in the release path; detector without the HOG second opinion
+ANALYSIS_VERSION = 3  # 2: draft decoding as in the release path; detector without the HOG second opinion;
+# 3: int8 models with 7-bit weights (8-bit ones lost faces on CPUs without VNNI), one box per face in
+# the merge, float upright pass on small images: archives audited before are analysed again
 BATCH = 64
 
 
