@@ -42,6 +42,39 @@ def find_texts(rgb: np.ndarray, faces: list[dict], ctx, scale: float = 1.0) -> l
     return [region_record(r, ctx.channels, kept, scale) for r in regions]
 
 
+def frame_texts(rgb: np.ndarray, ctx) -> list:
+    """The text regions of one video frame (:class:`~processors.text.regions.TextRegion`), before
+    any face is decided; ``[]`` when reading text is off. See :func:`clip_texts`."""
+    cfg = ctx.ws.config
+    if not enabled(cfg):
+        return []
+    return text_regions(read_lines(rgb), ctx.named, roles(ctx), names=cfg["text"]["names"],
+                        all_text=bool(cfg["text"]["all"]))
+
+
+def clip_texts(found: list[tuple[int, float, list]], faces: list[dict], ctx) -> list[dict]:
+    """Record entries for the text regions :func:`frame_texts` found on a clip's sampled frames
+    (``found``: frame index, time in seconds, regions), decided per channel from the tracks' decisions
+    (``faces``), each with its ``frame`` and ``time``. Only regions redacted on some channel are kept:
+    a clip is never released with one legible (the pipeline holds it for a person)."""
+    kept = kept_people(faces, ctx.channels)
+    out = []
+    for index, time, regions in found:
+        for r in regions:
+            entry = region_record(r, ctx.channels, kept)
+            if any(d == "redact" for d in entry["decisions"].values()):
+                out.append({**entry, "frame": index, "time": round(time, 2)})
+    return out
+
+
+def clip_text_reason(texts: list[dict]) -> str:
+    """Why a clip with legible names is held (times, never the names)."""
+    times = sorted({t["time"] for t in texts})
+    shown = ", ".join(f"{int(t // 60)}:{t % 60:04.1f}" for t in times[:5]) + (" …" if len(times) > 5 else "")
+    return (f"a name is legible in the picture at {shown} (a certificate, badge, shirt or display); text in "
+            "a clip is not blurred, so trim the clip or film it again — releasing it publishes the name")
+
+
 def texts_scaled(texts: list[dict] | None, scale: float) -> list[dict]:
     """``texts`` with polygons multiplied by ``scale`` (for an image of another size)."""
     if not texts or scale == 1.0:

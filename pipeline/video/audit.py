@@ -59,4 +59,24 @@ def audit_clip(path, ctx, channels: list[str], face_kind) -> dict:
                 "detail": f"{kind.replace('face_', '').replace('_', ' ')} from {track['first_time']:.2f} s "
                           f"to {track['last_time']:.2f} s"})
         out["faces"].append(record)
+    out["findings"] += picture_name_findings(analysis.texts, channels)
+    return out
+
+
+def picture_name_findings(texts: list[dict], channels: list[str]) -> list[dict]:
+    """``full_name_in_picture`` for a clip: one per person named (a full name, or a pupil's family
+    name: what is redacted on every channel), with the box and the seconds where it was first and
+    last read; by person id, never the words."""
+    seen: dict[str, list[dict]] = {}
+    for t in texts:
+        if t.get("redacted") and t.get("kind") in ("full", "family") and t.get("why"):
+            seen.setdefault(t["why"], []).append(t)
+    out = []
+    for person, found in seen.items():
+        first, last = found[0], found[-1]
+        what = "full name" if first["kind"] == "full" else "a pupil's family name"
+        out += [{"kind": "full_name_in_picture", "channel": c, "box": first["box"], "person": person,
+                 "time": first["time"], "until": last["time"], "frames": [first["frame"], last["frame"]],
+                 "detail": f"{what} in the picture from {first['time']:.2f} s to {last['time']:.2f} s"}
+                for c in channels]
     return out

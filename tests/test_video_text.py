@@ -1,0 +1,85 @@
+"""Names in the picture of a video clip: a clip in which a register person's name is legible (a
+certificate held up to the camera) is held for review with the times it shows, and recorded
+without the name; a clip with harmless text only is released as before."""
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import fixtures_dir, json_lines
+from tests.test_process import write_register
+from tests import video_clips as clips
+
+pytestmark = pytest.mark.fixtures
+
+FPS = 10
+SIZE = (480, 360)
+
+
+def _scene_clip(path: Path, lines: list[tuple[str, str]], seed: int) -> Path:
+    """A 2-second clip zooming slowly into a group photo with a paper card of ``lines`` pasted in."""
+    from PIL import Image
+
+    from tests.text_scenes import fonts, make_scene
+
+    background = Image.open(fixtures_dir("faces", "groups") / "2008_002470.jpg")
+    scene = make_scene(background, kind="paper", lines=lines, font=fonts()[0], letter_px=30, angle=4.0,
+                       rng=random.Random(seed))
+    rgb = np.asarray(scene.image.convert("RGB"))
+    return clips.write_clip(path, clips.zoom(rgb, 2, FPS, SIZE, end=0.9), fps=FPS)
+
+
+@pytest.fixture(scope="module")
+def records(tmp_path_factory):
+    from click.testing import CliRunner
+
+    from pipeline.cli import main
+
+    made = tmp_path_factory.mktemp("text-clips")
+    _scene_clip(made / "certificate.mp4", [("Star of the Week", "harmless"), ("Barack Obama", "name")], 3)
+    _scene_clip(made / "notice.mp4", [("Sports Day 2026", "harmless"), ("Summer Term", "harmless")], 4)
+    root = tmp_path_factory.mktemp("video-text") / "ws"
+    runner = CliRunner()
+    assert runner.invoke(main, ["init", str(root)]).exit_code == 0
+    csv = write_register(root.parent / "register.csv")
+    assert runner.invoke(main, ["--workspace", str(root), "consent", "import", str(csv)]).exit_code == 0
+    r = runner.invoke(main, ["--workspace", str(root), "process", str(made), "--json"])
+    assert r.exit_code == 0, r.output
+    recs = {Path(rec["source"]).stem: rec for rec in json_lines(r.stdout)}
+    r = runner.invoke(main, ["--workspace", str(root), "audit", str(made), "--channel", "website",
+                             "--format", "json"])
+    assert r.exit_code == 1, r.output
+    recs["audit"] = {Path(f["path"]).stem: f for f in json_lines(r.stdout) if "path" in f}
+    return recs
+
+
+def test_a_clip_showing_a_full_name_is_held_with_the_times_it_shows(records):
+    rec = records["certificate"]
+    assert rec["status"] == "review", rec["reason"]
+    assert "a name is legible in the picture at 0:0" in rec["reason"]
+    assert rec["outputs"] == {}
+    named = [t for t in rec["texts"] if t["why"] == "obama"]
+    assert named and all(t["redacted"] for t in named)
+    assert all({"frame", "time", "box", "decisions"} <= set(t) for t in named)
+    assert named[0]["frame"] == 0  # the first frame is always read
+    dump = json.dumps(rec).lower()
+    assert "barack" not in dump and "obama" not in dump.replace('"obama"', "")  # the name is never echoed
+
+
+def test_a_clip_with_harmless_text_only_is_released(records):
+    rec = records["notice"]
+    assert rec["status"] == "released", rec["reason"]
+    assert rec["texts"] == []
+    assert set(rec["outputs"]) >= {"website"}
+
+
+def test_the_audit_reports_the_name_in_a_clip_with_its_seconds(records):
+    found = [f for f in records["audit"]["certificate"]["findings"] if f["kind"] == "full_name_in_picture"]
+    assert len(found) == 1 and found[0]["person"] == "obama" and found[0]["channel"] == "website"
+    assert 0 <= found[0]["time"] <= found[0]["until"] <= 2.0 and len(found[0]["box"]) == 4
+    assert not [f for f in records["audit"]["notice"]["findings"] if f["kind"] == "full_name_in_picture"]
+    assert "barack" not in json.dumps(records["audit"]).lower()
