@@ -16,6 +16,7 @@ refuses a damaged file).
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -159,7 +160,10 @@ def prune(name: str, *, keep: Path, now: float | None = None) -> list[Path]:
 # Runtime version and the CPU that made it (the layouts depend on the CPU's vector width), so its
 # name carries both; any failure to load it falls back to the ONNX model.
 
+@functools.cache
 def _ort_tag() -> str:
+    # (Not platform.processor(): on Linux it runs `uname -p` in a subprocess, and the CPU's flags
+    # line says what the optimised graph depends on.)
     import platform
 
     import onnxruntime
@@ -170,7 +174,7 @@ def _ort_tag() -> str:
             flags = next((line for line in fh if line.startswith(("flags", "Features"))), "")
     except OSError:
         pass
-    basis = f"{onnxruntime.__version__}|{platform.machine()}|{platform.processor()}|{flags}"
+    basis = f"{onnxruntime.__version__}|{platform.machine()}|{flags}"
     return hashlib.sha256(basis.encode()).hexdigest()[:12]
 
 

@@ -42,6 +42,7 @@ def records(tmp_path_factory):
     made = tmp_path_factory.mktemp("text-clips")
     _scene_clip(made / "certificate.mp4", [("Star of the Week", "harmless"), ("Barack Obama", "name")], 3)
     _scene_clip(made / "notice.mp4", [("Sports Day 2026", "harmless"), ("Summer Term", "harmless")], 4)
+    _scene_clip(made / "given.mp4", [("Well done", "harmless"), ("Barack", "name")], 5)
     root = tmp_path_factory.mktemp("video-text") / "ws"
     runner = CliRunner()
     assert runner.invoke(main, ["init", str(root)]).exit_code == 0
@@ -70,6 +71,18 @@ def test_a_clip_showing_a_full_name_is_held_with_the_times_it_shows(records):
     assert "barack" not in dump and "obama" not in dump.replace('"obama"', "")  # the name is never echoed
 
 
+def test_a_given_name_alone_holds_a_clip_when_its_person_is_not_kept_there(records):
+    # The caption rule: a given name alone is kept only beside its person kept on that channel. No
+    # face in this clip is anyone's in the register, so "Barack" would name a child out of context.
+    rec = records["given"]
+    assert rec["status"] == "review", rec["reason"]
+    assert "a name is legible in the picture" in rec["reason"]
+    named = [t for t in rec["texts"] if t["why"] == "obama"]
+    assert named and {t["kind"] for t in named} == {"given"}
+    assert all(set(t["decisions"].values()) == {"redact"} for t in named)
+    assert "barack" not in json.dumps(rec).lower()
+
+
 def test_a_clip_with_harmless_text_only_is_released(records):
     rec = records["notice"]
     assert rec["status"] == "released", rec["reason"]
@@ -83,3 +96,31 @@ def test_the_audit_reports_the_name_in_a_clip_with_its_seconds(records):
     assert 0 <= found[0]["time"] <= found[0]["until"] <= 2.0 and len(found[0]["box"]) == 4
     assert not [f for f in records["audit"]["notice"]["findings"] if f["kind"] == "full_name_in_picture"]
     assert "barack" not in json.dumps(records["audit"]).lower()
+
+
+def test_with_all_text_redacted_a_clip_with_any_legible_text_is_held(tmp_path):
+    # ``[text] all = true``: every legible line is redacted, so a clip showing harmless text is held
+    # too (text in a clip is not blurred), with no person behind the regions.
+    from click.testing import CliRunner
+
+    from pipeline.cli import main
+
+    made = tmp_path / "clips"
+    made.mkdir()
+    _scene_clip(made / "notice.mp4", [("Sports Day 2026", "harmless"), ("Summer Term", "harmless")], 4)
+    root = tmp_path / "ws"
+    runner = CliRunner()
+    assert runner.invoke(main, ["init", str(root)]).exit_code == 0
+    cfg = root / "pipeline.toml"
+    text = cfg.read_text(encoding="utf-8")
+    assert "all = false" in text
+    cfg.write_text(text.replace("all = false", "all = true", 1), encoding="utf-8")
+    csv = write_register(root.parent / "register.csv")
+    assert runner.invoke(main, ["--workspace", str(root), "consent", "import", str(csv)]).exit_code == 0
+    r = runner.invoke(main, ["--workspace", str(root), "process", str(made), "--json"])
+    assert r.exit_code == 0, r.output
+    (rec,) = json_lines(r.stdout)
+    assert rec["status"] == "review", rec["reason"]
+    assert rec["outputs"] == {}
+    assert rec["texts"] and all(t["why"] is None and t["redacted"] for t in rec["texts"])
+    assert {t["kind"] for t in rec["texts"]} == {"all"}
