@@ -409,6 +409,15 @@ def test_held_photo_preview_outlines_text_regions_and_release_keeps_names_redact
         x0, y0, x1, y1 = (int(v * scale) for v in region.bbox)
         near = outline[max(0, y0 - 30):y1 + 30, max(0, x0 - 40):x1 + 40]
         assert near.sum() > 20, region.text
+    from pipeline.review.queue import held_image
+    from pipeline.workspace import open_workspace
+
+    ws = open_workspace(root)
+    try:  # the review page says what the yellow outlines are
+        item = held_image(ws, record["job_id"])
+        assert item["text_regions"] == len(record["texts"]) >= 2 and item["clip"] is False
+    finally:
+        ws.close()
     # Released on review: the name read in the picture stays redacted, the harmless line readable.
     tesseract()
     cli("review", "decide", record["job_id"], "--release", workspace=root, expect=0)

@@ -55,6 +55,7 @@ def records(tmp_path_factory):
                              "--format", "json"])
     assert r.exit_code == 1, r.output
     recs["audit"] = {Path(f["path"]).stem: f for f in json_lines(r.stdout) if "path" in f}
+    recs["root"] = root
     return recs
 
 
@@ -69,6 +70,28 @@ def test_a_clip_showing_a_full_name_is_held_with_the_times_it_shows(records):
     assert named[0]["frame"] == 0  # the first frame is always read
     dump = json.dumps(rec).lower()
     assert "barack" not in dump and "obama" not in dump.replace('"obama"', "")  # the name is never echoed
+
+
+def test_the_held_clips_preview_shows_where_the_name_is_outlined_and_redacted(records):
+    from PIL import Image
+
+    from processors.text import read_lines
+
+    rec = records["certificate"]
+    preview = Image.open(records["root"] / rec["preview"]).convert("RGB")
+    s = preview.width / rec["clip"]["width"]
+    first = min(t["frame"] for t in rec["texts"])
+    shown = [t for t in rec["texts"] if t["frame"] == first]
+    pixels = np.asarray(preview).astype(int)
+    for t in shown:  # the outline (yellow, as on photos) runs along each region
+        xs = [int(x * s) for x, _ in t["polygon"]]
+        ys = [int(y * s) for _, y in t["polygon"]]
+        band = pixels[max(0, min(ys) - 4):max(ys) + 4, max(0, min(xs) - 4):max(xs) + 4]
+        yellow = (band[..., 0] > 200) & (band[..., 1] > 150) & (band[..., 2] < 110)
+        assert yellow.sum() > 40, t
+    read = " ".join(line.text for line in read_lines(np.asarray(preview))).lower()
+    assert "star" in read  # the harmless line is still there to see
+    assert "obama" not in read and "barack" not in read
 
 
 def test_a_given_name_alone_holds_a_clip_when_its_person_is_not_kept_there(records):

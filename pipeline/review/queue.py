@@ -108,6 +108,8 @@ def _held_record(ws, ctx, job) -> dict:
     return {
         "id": job["id"], "source": job["source"], "received_at": job["received_at"], "reason": job["reason"],
         "preview": preview if (ws.root / preview).is_file() else None,
+        "clip": is_clip_job(job),
+        "text_regions": len(stored_texts(job)),  # regions of text read in the picture (outlined on the preview)
         "faces": faces,
         "ready": status == "released",
         "on_release": _on_release_text(status, summary, work, ctx),

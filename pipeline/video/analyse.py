@@ -58,6 +58,10 @@ class ClipAnalysis:
     # someone on some channel. Never the text itself.
     text_found: list = field(default_factory=list)
     texts: list[dict] = field(default_factory=list)
+    # Frame index -> pixels (reduced to KEEP_EDGE) of the first frame with a region naming someone in
+    # full and of the first with a given name alone: the held clip's review preview shows one of them
+    # with the regions outlined, so the reviewer sees what is legible where.
+    text_frames: dict[int, np.ndarray] = field(default_factory=dict)
     kind: str = "video"
     image: None = None
     metadata: None = None
@@ -128,6 +132,7 @@ def _search(path, info: ClipInfo, ctx, progress) -> ClipAnalysis:
     sample_every = max(1, int(round(rate / SAMPLES_PER_SECOND)))
     text_every = max(1, int(round(rate / TEXT_PER_SECOND))) if reads_text(ctx.ws.config) else 0
     text_found: list = []
+    text_frames: dict[str, tuple[int, np.ndarray]] = {}  # rule -> (frame, pixels)
     last_text = None
     tracker = Tracker(max_gap=max(5, int(round(rate / 2))))
     cuts = CutDetector()
@@ -172,6 +177,8 @@ def _search(path, info: ClipInfo, ctx, progress) -> ClipAnalysis:
             regions = frame_texts(rgb, ctx)
             if regions:
                 text_found.append((frame.index, frame.time, regions))
+                for rule in {r.rule for r in regions} - {"keep"} - set(text_frames):
+                    text_frames[rule] = (frame.index, _reduced(rgb))
         if poster is None or frame.index == poster_at:
             poster, poster_index = reduced(rgb, poster_edge), frame.index
         times.append(frame.time)
@@ -185,7 +192,7 @@ def _search(path, info: ClipInfo, ctx, progress) -> ClipAnalysis:
         raise RejectedClip("The clip is damaged or incomplete (no frame could be decoded) — copy it again from the phone.")
     tracks = tracker.finish()
     return ClipAnalysis("released", "", tracks=tracks, frames=n, times=times, poster=poster,
-                        poster_index=poster_index, text_found=text_found,
+                        poster_index=poster_index, text_found=text_found, text_frames=dict(text_frames.values()),
                         questions={t.id: questions[id(t)][:2] for t in tracks if id(t) in questions})
 
 

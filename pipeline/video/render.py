@@ -15,6 +15,7 @@ from PIL import Image, ImageDraw
 
 from processors.output import atomic_path, encode_jpeg, write_atomic
 from processors.redact import redact
+from processors.text.redact import outline_polygons, redact_polygons
 from processors.video.encode import ClipWriter, output_size
 from processors.video.frames import read_clip
 from processors.video.tracking import redaction_plan
@@ -151,13 +152,28 @@ def _boxes_on(analysis, index: int, frame: np.ndarray, which) -> list:
     return [_scaled(b, s, s) for tid, b in plan.get(index, []) if which(tid)]
 
 
+def text_frame_jpeg(analysis, not_kept: set, config) -> bytes | None:
+    """A clip held for a name in the picture: the first frame kept where a recorded region shows, every
+    face not kept everywhere and every such region redacted, the regions outlined. None otherwise."""
+    shown = sorted({t["frame"] for t in analysis.texts if t.get("frame") in analysis.text_frames})
+    if not shown:
+        return None
+    index = shown[0]
+    frame = analysis.text_frames[index]
+    s = frame.shape[1] / analysis.info.width
+    image = Image.fromarray(redact_frame(frame, _boxes_on(analysis, index, frame, lambda t: t in not_kept), config))
+    polygons = [[[x * s, y * s] for x, y in t["polygon"]] for t in analysis.texts if t["frame"] == index]
+    image = outline_polygons(redact_polygons(image, polygons, style=config["redaction"]["style"]), polygons)
+    return encode_jpeg(image, max_edge=1600, quality=85)
+
+
 def render_review(ws, analysis, job_id: int) -> str:
-    """A held clip's private review frames: ``review/<job>.jpg`` (the poster, every face not kept
-    everywhere redacted) and ``review/<job>_track<n>_frame<f>.jpg`` for each track in question: the
+    """A held clip's private review frames: ``review/<job>.jpg`` (the poster, or the first frame where a
+    name is legible with its regions redacted and outlined; every face not kept everywhere redacted) and ``review/<job>_track<n>_frame<f>.jpg`` for each track in question: the
     frame where it was in question, that face alone left visible (outlined) for the reviewer."""
     config = ws.config
     not_kept = redacted_tracks(analysis.faces, None)
-    preview = poster_jpeg(analysis, not_kept, config)
+    preview = text_frame_jpeg(analysis, not_kept, config) or poster_jpeg(analysis, not_kept, config)
     rel = f"review/{job_id}.jpg"
     write_atomic(ws.root / rel, preview, mode=0o600)
     for tid, (index, frame) in sorted(analysis.questions.items()):
