@@ -284,7 +284,7 @@ def chip(rgb: np.ndarray, shape) -> np.ndarray:
     """dlib's own 150×150 aligned face chip for a 5- or 68-point ``shape``."""
     import dlib
 
-    return dlib.get_face_chip(rgb, shape, size=CHIP_SIZE, padding=CHIP_PADDING)
+    return dlib.get_face_chip(np.ascontiguousarray(rgb), shape, size=CHIP_SIZE, padding=CHIP_PADDING)
 
 
 def descriptors(chips: list[np.ndarray]) -> np.ndarray:

@@ -375,3 +375,17 @@ def test_held_clip_review_frames_and_release(tmp_path, cli):
     assert len(outs) == 1 and outs[0].with_suffix(".jpg").is_file()
     for _, rgb in vc.decoded_frames(outs[0], every=3):
         assert fr.face_locations(np.ascontiguousarray(rgb), number_of_times_to_upsample=1) == []
+
+
+@pytest.mark.parametrize("width", [360, 500])
+def test_a_clip_whose_rows_are_padded_is_analysed(tmp_path, cli, width):
+    """Widths that are not a multiple of the decoder's row alignment (360, 500, a 1080x1920 portrait
+    phone clip) decode into strided frames; a face found in one must still be encoded and decided,
+    not reject the clip with an internal error."""
+    clip = clips.write_clip(tmp_path / f"portrait{width}.mp4", clips.zoom(
+        clips.load(fixtures_dir("faces", "events") / "obama1.jpg", 900), 1, 5, (width, 640), end=0.8), fps=5)
+    ws = tmp_path / "ws"
+    cli("init", str(ws), expect=0)
+    rec = json_lines(cli("process", str(clip), "--json", workspace=ws, expect=0).stdout)[0]
+    assert rec["status"] == "released", rec["reason"]
+    assert rec["faces"] and rec["clip"]["width"] == width

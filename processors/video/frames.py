@@ -68,7 +68,9 @@ def read_clip(path: Path | str, info: ClipInfo, *, audio: bool = False,
                     pts = None  # a repeated time stamp: the frame still counts, timed after the last one
                 time = float((pts - start) * tb) if pts is not None else (
                     (index / float(info.frame_rate)) if info.frame_rate else 0.0)
-                rgb = upright(frame.to_ndarray(format="rgb24"), info.rotation)
+                # (C-contiguous: a frame whose rows are padded (widths such as 360, 500, 1080) comes out
+                # as a strided view, which dlib's face chips refuse.)
+                rgb = np.ascontiguousarray(upright(frame.to_ndarray(format="rgb24"), info.rotation))
                 yield "video", Frame(index, pts, time, rgb)
                 if pts is not None:
                     last_pts = pts
