@@ -8,6 +8,7 @@ import numpy as np
 from PIL import Image
 
 from consent.policy import decide_face, image_status
+from pipeline.errors import unchecked_reason
 from processors.decode import RejectedImage, decode_image
 from processors.face_detect import DetectOptions, detect
 from processors.face_encode import box_size, encode_detections
@@ -86,8 +87,7 @@ def analyse(data: bytes, *, name: str, ctx) -> Analysis:
                 f["box"] = scale_box(f["box"], 1.0 / decoded.scale, decoded.original_size)
     except Exception as exc:  # never release what we could not check
         log.exception("face analysis failed for %s", name)
-        return Analysis("rejected", f"Rejected: the photo could not be checked for faces ({exc}); "
-                        "it was kept in quarantine — please report this.", metadata=metadata)
+        return Analysis("rejected", unchecked_reason("photo", exc), metadata=metadata)
     decide_faces(faces, ctx)
     status, reason = image_status(
         [_fd(f) for f in faces], ctx.channels,

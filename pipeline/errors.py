@@ -25,3 +25,10 @@ def failure_sentence(exc: BaseException) -> str:
     detail = display(str(exc))[:200]
     return (f"the command stopped unexpectedly ({type(exc).__name__}: {detail}). Run it again; "
             "if it happens again, report it (PIPELINE_DEBUG=1 shows the details).")
+
+
+def unchecked_reason(what: str, exc: BaseException) -> str:
+    """Why a photo or clip (``what``) that could not be analysed was rejected, for the people who see
+    it (staff, comms): the error's kind only — its text can hold pixel data or paths; the log has it."""
+    return (f"Rejected: the {what} could not be checked for faces (an internal error, {type(exc).__name__}; "
+            "the details are in the log); it was kept in quarantine — please report this.")

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from consent.policy import FaceDecision, decide_face, image_status
+from pipeline.errors import unchecked_reason
 from pipeline.video.identify import combine
 from pipeline.video.render import reduced
 from processors.face_detect import DetectOptions, detect
@@ -112,11 +113,7 @@ def analyse_clip(path: Path | str, *, ctx, progress=None) -> ClipAnalysis:
         return ClipAnalysis("rejected", f"Rejected: {exc.reason}", info=info, metadata_found=found)
     except Exception as exc:  # never release what we could not check
         log.exception("face analysis failed for %s", path)
-        # The reason is shown to staff: the error's kind only (its text can hold pixel data), the
-        # whole error in the log.
-        return ClipAnalysis("rejected", f"Rejected: the clip could not be checked for faces (an internal "
-                            f"error, {type(exc).__name__}; the details are in the log); it was kept in "
-                            "quarantine — please report this.", info=info, metadata_found=found)
+        return ClipAnalysis("rejected", unchecked_reason("clip", exc), info=info, metadata_found=found)
     result.info, result.metadata_found, result.taken_date = info, found, taken
     decide_tracks(result, ctx)
     return result
