@@ -354,3 +354,25 @@ def test_peak_memory_stays_within_the_stated_multiple_of_the_pixel_budget(tmp_pa
         r = run_cli(["--workspace", ws, "process", folder / name, "--json", "--workers", "1"], tmp=tmp_path)
         assert r.records()[0]["status"] == "released", r.stdout
         assert r.peak_mb < bound, (name, r.peak_mb, bound)
+
+
+def test_an_internal_error_is_named_but_its_text_never_reaches_the_reason(tmp_path, cli, monkeypatch):
+    # An error's text can carry pixel data or paths (dlib printed a whole frame); staff and comms see
+    # the reason, so it names the kind of error only and the photo is rejected, never released.
+    from PIL import Image
+
+    import pipeline.analyse
+    from tests.conftest import json_lines
+
+    def broken(*_args, **_kwargs):
+        raise TypeError("incompatible arguments: array([[[12, 34, 56], ...]]) /home/office/secret.jpg")
+
+    monkeypatch.setattr(pipeline.analyse, "detect", broken)
+    photo = tmp_path / "p.jpg"
+    Image.new("RGB", (64, 48), (120, 80, 40)).save(photo)
+    ws = tmp_path / "ws"
+    cli("init", ws, expect=0)
+    rec = json_lines(cli("process", photo, "--json", "--workers", 1, workspace=ws).stdout)[0]
+    assert rec["status"] == "rejected"
+    assert "TypeError" in rec["reason"] and "quarantine" in rec["reason"]
+    assert "array(" not in rec["reason"] and "secret" not in rec["reason"]
