@@ -2,12 +2,32 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 
 import numpy as np
 
 from consent.database import now_iso, transaction
 from pipeline.video.tracks import save_tracks
+
+
+# What staff (their uploads) and comms (photos not released) are told of a blocked photo. Why it was
+# blocked — a pupil on the never-publish list, a reviewer's decision — is for the safeguarding lead
+# (the review queue, the audit trail): a member of staff who photographed one child would otherwise
+# learn that this child is never to be published.
+BLOCKED_WORDS = "It will not be published. The safeguarding lead has the details."
+DUPLICATE_WORDS = "The same photo had been sent before; this copy follows what became of it."
+
+
+def shown_reason(status: str | None, reason: str | None) -> str:
+    """A job's reason as staff and comms see it: a blocked photo's cause is withheld; a copy of an
+    earlier photo does not name that photo's file, folder or reviewer; nobody's account is named."""
+    reason = reason or ""
+    if status == "blocked":
+        return BLOCKED_WORDS
+    if reason.startswith("duplicate of "):
+        return DUPLICATE_WORDS
+    return re.sub(r" \((released|blocked) on review by [^()]*\)", r" (\1 on review)", reason)
 
 
 def create(conn: sqlite3.Connection, source: str, sha256: str | None, actor: str) -> int:

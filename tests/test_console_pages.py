@@ -206,3 +206,28 @@ def test_consent_renewed_items_on_the_review_page(ws):
     assert r.status_code == 200 and "Traceback" not in r.get_data(as_text=True)
     assert f'id="image-{job}"' not in r.get_data(as_text=True)
     assert query(ws, "SELECT status FROM jobs WHERE id=?", (job,))[0]["status"] == "released"  # left as released
+
+
+def test_staff_and_comms_are_told_a_photo_was_blocked_not_why_nor_whose_copy_it_was(ws):
+    # kit_with_rose shows a never-publish pupil: the member of staff who took it must not learn that
+    # from the reason; a copy of a photo someone else sent must not name that photo's file or folder.
+    from tests.conftest import fixtures_dir
+
+    events = fixtures_dir("faces", "events")
+    client = _as(ws, "staff")
+    token = csrf_of(client, page="/upload")
+    files = [(io.BytesIO((events / "kit_with_rose.jpg").read_bytes()), "fair.jpg"),
+             (io.BytesIO((events / "obama1.jpg").read_bytes()), "mine.jpg")]
+    r = client.post("/upload", data={"csrf_token": token, "files": files}, base_url=BASE,
+                    headers={"Accept": "application/json"}, content_type="multipart/form-data")
+    assert sorted(r.get_json()["saved"]) == ["fair.jpg", "mine.jpg"]
+    invoke(ws, "process", ws / "inbox" / "staff1")
+    assert query(ws, "SELECT reason FROM jobs WHERE source LIKE '%fair.jpg'")[0]["reason"].count("never") == 1
+    page = client.get("/uploads", base_url=BASE).get_data(as_text=True)
+    assert "It will not be published. The safeguarding lead has the details." in page
+    assert "The same photo had been sent before" in page
+    for secret in ("never", "photos/obama1", "obama1.jpg", "review_template"):
+        assert secret not in page, secret
+    comms = _as(ws, "comms")
+    page = comms.get("/not-released", base_url=BASE).get_data(as_text=True)
+    assert "fair.jpg" in page and "It will not be published" in page and "never" not in page

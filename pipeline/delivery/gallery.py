@@ -19,6 +19,7 @@ from PIL import Image
 from consent.database import migrate, now_iso, transaction
 from consent.register import record_event
 from pipeline.errors import UserError
+from pipeline.jobs import shown_reason
 from processors.output import encode_jpeg, write_atomic
 
 MIGRATIONS = [
@@ -199,7 +200,7 @@ def not_released(ws, *, limit: int = 200) -> list[dict]:
     out = []
     for r in rows:
         folder, name = source_parts(r["source"])
-        out.append({"job_id": r["id"], "status": r["status"], "reason": r["reason"] or "",
+        out.append({"job_id": r["id"], "status": r["status"], "reason": shown_reason(r["status"], r["reason"]),
                     "received_at": r["received_at"], "staff_folder": folder, "original_name": name})
     return out
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from consent.database import migrate, now_iso, transaction
 from consent.register import record_event
 from pipeline.errors import UserError
+from pipeline.jobs import shown_reason
 from processors.output import write_atomic
 
 MIGRATIONS = [
@@ -100,7 +101,7 @@ def uploads_of(ws, uploader: str, *, limit: int = 200) -> list[dict]:
             if job is not None:
                 reason = "being processed now"
         else:
-            status, reason = job["status"], job["reason"] or ""
+            status, reason = job["status"], shown_reason(job["status"], job["reason"])
         out.append({"id": u["id"], "name": Path(u["source"]).name, "original": u["original"],
                     "uploaded_at": u["uploaded_at"], "status": status,
                     "status_words": STATUS_WORDS.get(status, status), "reason": reason,
