@@ -49,6 +49,11 @@ def migrate(conn: sqlite3.Connection, component: str, migrations: Sequence[str])
             continue
         conn.execute("BEGIN IMMEDIATE")
         try:
+            # Another connection (the console's threads, the watcher) may have applied it since we looked.
+            if conn.execute("SELECT 1 FROM schema_migrations WHERE component=? AND version=?",
+                            (component, version)).fetchone():
+                conn.execute("COMMIT")
+                continue
             for statement in _split_sql(sql):
                 conn.execute(statement)
             conn.execute(

@@ -18,6 +18,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from consent.database import migrate, now_iso, transaction
 from consent.register import record_event
 from console.schema import MIGRATIONS
+from pipeline.intake.uploads import folder_name
 
 ROLES = ("admin", "safeguarding", "office", "comms", "staff")
 MIN_PASSWORD = 12
@@ -84,6 +85,11 @@ def add_user(conn, name: str, role: str, password: str, *, actor: str) -> Accoun
         if conn.execute("SELECT 1 FROM console_users WHERE name=?", (name,)).fetchone():
             raise AccountError(f"There is already an account called '{name}'; choose another name "
                                "(or 'pipeline users reset-password' to change its password).")
+        folder = folder_name(name).lower()  # (lower: folders on a Windows or Mac share ignore case)
+        for (other,) in conn.execute("SELECT name FROM console_users"):
+            if folder_name(other).lower() == folder:
+                raise AccountError(f"'{name}' is too like the account '{other}': their uploads would share "
+                                   "one folder. Choose a more different name.")
         conn.execute("INSERT INTO console_users(name, role, password_hash, created_at, updated_at) "
                      "VALUES (?,?,?,?,?)", (name, role, digest, at, at))
         record_event(conn, "users.add", actor, None, {"user": name, "role": role}, at=at)

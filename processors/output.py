@@ -132,6 +132,44 @@ def write_atomic(dest: Path, data: bytes, *, mode: int = 0o644) -> None:
         tmp.write_bytes(data)
 
 
+def write_new(folder: Path, name: str, data: bytes, *, mode: int = 0o644) -> Path:
+    """Write ``data`` as a new file in ``folder`` called ``name`` — or ``stem (2).ext``, ``stem (3).ext``...
+    when that name is taken — and return its path. Never over an existing file, even when two writers
+    choose the same name at the same moment: the bytes are written and synced under a hidden name
+    first, then given the visible one by a hard link, which fails rather than replace. (Where hard
+    links are not possible, the name is claimed with an exclusive create, then filled by a rename.)"""
+    folder = Path(folder)
+    stem, suffix = Path(name).stem, Path(name).suffix
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
+        for n in range(1, 10_000):
+            target = folder / (name if n == 1 else f"{stem} ({n}){suffix}")
+            try:
+                os.link(tmp, target)
+                break
+            except FileExistsError:
+                continue
+            except OSError:  # no hard links on this file system
+                try:
+                    os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, mode))
+                except FileExistsError:
+                    continue
+                os.replace(tmp, target)
+                break
+        else:
+            raise FileExistsError(f"no free name for {name} in {folder}")
+    finally:
+        tmp.unlink(missing_ok=True)
+    fsync_dir(folder)
+    return target
+
+
 def write_atomic_as(dest: Path, data: bytes, same_as: Path | None, *, mode: int = 0o644) -> None:
     """``write_atomic(dest, data)``, where ``same_as`` (if given) is a file just written with these very
     bytes and ``mode``: ``dest`` then becomes a second name (hard link) of that file instead of a

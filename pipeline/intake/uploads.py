@@ -14,7 +14,7 @@ from consent.database import migrate, now_iso, transaction
 from consent.register import record_event
 from pipeline.errors import UserError
 from pipeline.jobs import shown_reason
-from processors.output import write_atomic
+from processors.output import write_new
 
 MIGRATIONS = [
     """
@@ -39,16 +39,18 @@ def ensure_schema(conn) -> None:
 
 
 def folder_name(name: str) -> str:
-    """A safe inbox folder name for an account name."""
-    cleaned = re.sub(r"[^A-Za-z0-9._@-]+", "_", name or "").strip("._") or "staff"
+    """A safe inbox folder name for an account name (no leading or trailing dot). Two accounts never
+    share one: ``console.accounts.add_user`` refuses a name whose folder another account has."""
+    cleaned = re.sub(r"[^A-Za-z0-9._@-]+", "_", name or "").strip(".") or "staff"
     return cleaned[:64]
 
 
 def _safe_file_name(name: str) -> str:
-    """The browser's file name as a safe single name: no folders, control or reserved characters,
-    at most 180 bytes in UTF-8 (file systems allow 255; room is left for " (2)")."""
+    """The browser's file name as a safe single name: no folders, control, text-direction (bidi, which
+    could show "rtl\u202egpj.exe.jpg" as "rtlgpj.exe.jpg" reversed) or reserved characters, at most
+    180 bytes in UTF-8 (file systems allow 255; room is left for " (2)")."""
     base = Path(str(name or "").replace("\\", "/")).name
-    base = re.sub(r"[\x00-\x1f\x7f/:*?\"<>|]+", "_", base).strip(" .")
+    base = re.sub(r"[\x00-\x1f\x7f\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069/:*?\"<>|]+", "_", base).strip(" .")
     stem, suffix = Path(base).stem, Path(base).suffix[:10]
     while stem and len((stem + suffix).encode("utf-8")) > 180:
         stem = stem[:-1]
@@ -70,14 +72,9 @@ def save_upload(ws, uploader: str, file_name: str, data: bytes, *, max_mb: float
     ensure_schema(ws.db)
     folder = Path(ws.root) / "inbox" / folder_name(uploader)
     folder.mkdir(parents=True, exist_ok=True)
-    target = folder / name
-    n = 1
-    while target.exists():
-        n += 1
-        target = folder / f"{Path(name).stem} ({n}){suffix}"
     sha = hashlib.sha256(data).hexdigest()
+    target = write_new(folder, name, data, mode=0o640)  # " (2)" when taken, even by an upload this very moment
     source = f"inbox/{folder.name}/{target.name}"
-    write_atomic(target, data, mode=0o640)
     at = now_iso()
     with transaction(ws.db):
         cur = ws.db.execute("INSERT INTO uploads(uploader, source, original, sha256, size, uploaded_at) "
@@ -94,6 +91,15 @@ def uploads_of(ws, uploader: str, *, limit: int = 200) -> list[dict]:
                          (uploader, limit)).fetchall()
     out = []
     for u in rows:
+        name = Path(u["source"]).name
+        if name.lower().endswith(".txt"):  # a caption sidecar: never processed on its own, read with its photo
+            photo = name[:-4]
+            known = Path(photo).suffix.lower() in ALLOWED
+            out.append({"id": u["id"], "name": name, "original": u["original"], "uploaded_at": u["uploaded_at"],
+                        "status": "caption", "status_words": "caption", "job_id": None,
+                        "reason": (f"caption for {photo}" if known else f"caption for the photo or clip called {photo}")
+                                  + ": it goes with it when it is processed"})
+            continue
         job = ws.db.execute("SELECT id, state, status, reason FROM jobs WHERE source=? AND sha256=? "
                             "ORDER BY id DESC LIMIT 1", (u["source"], u["sha256"])).fetchone()
         if job is None or job["state"] != "done":
