@@ -46,7 +46,10 @@ def serve(root: Path | str, *, host: str = "127.0.0.1", port: int = 8765, tls_ce
 def _serve_http(app, host, port, trusted_proxy, shown, ready) -> None:
     from waitress.server import create_server
 
-    options = {"threads": THREADS, "ident": "console", "clear_untrusted_proxy_headers": True}
+    # Waitress reads a whole request body (to a temporary file) before the console sees the request:
+    # without this limit anyone, signed in or not, could make it spool up to 1 GB per request.
+    options = {"threads": THREADS, "ident": "console", "clear_untrusted_proxy_headers": True,
+               "max_request_body_size": app.config["MAX_CONTENT_LENGTH"]}
     if trusted_proxy:
         options.update(trusted_proxy=trusted_proxy, trusted_proxy_count=1,
                        trusted_proxy_headers={"x-forwarded-for", "x-forwarded-proto"})
@@ -70,6 +73,7 @@ def _serve_tls(app, host, port, cert, key, shown, ready) -> None:
     from cheroot.ssl.builtin import BuiltinSSLAdapter
 
     server = wsgi.Server((host, port), app, numthreads=THREADS, server_name="console")
+    server.max_request_body_size = app.config["MAX_CONTENT_LENGTH"]  # (see _serve_http)
     server.ssl_adapter = BuiltinSSLAdapter(cert, key)
     try:
         server.prepare()

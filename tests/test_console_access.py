@@ -317,3 +317,25 @@ def test_parallel_guesses_get_no_more_than_five_checks(ws):
     kinds = [r["kind"] for r in query(ws, "SELECT kind FROM events WHERE kind LIKE 'console.sign_in%'")]
     assert kinds.count("console.sign_in_failed") == 5 and kinds.count("console.sign_in_refused") == 11
     assert sign_in(make_client(ws)[1], "admin1").status_code == 401
+
+
+def test_the_server_refuses_a_body_larger_than_an_upload_before_reading_it(tmp_path_factory, tmp_path):
+    # Waitress spools a request body to disk before the console can check who sent it; its own limit
+    # is the console's, so nobody (signed in or not) can make it write more than an upload's worth.
+    import socket
+
+    from tests.console_helpers import Server, console_workspace
+
+    ws = console_workspace(tmp_path_factory, tmp_path)
+    cfg = ws / "pipeline.toml"
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace("upload_max_mb = 200", "upload_max_mb = 1"), encoding="utf-8")
+    server = Server(ws)
+    try:
+        port = int(server.url.rsplit(":", 1)[1].strip("/"))
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
+                      b"Content-Length: 104857600\r\n\r\n" + b"\0" * 65536)
+            answer = s.recv(200)
+        assert answer.startswith(b"HTTP/1.1 413"), answer
+    finally:
+        server.stop()
