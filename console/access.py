@@ -64,6 +64,7 @@ ROUTES: dict[str, object] = {
     "users.add": frozenset({ADMIN}),
     "users.set_role": frozenset({ADMIN}),
     "users.disable": frozenset({ADMIN}),
+    "users.enable": frozenset({ADMIN}),
     "users.reset": frozenset({ADMIN}),
 }
 

@@ -71,13 +71,29 @@ def check_password(password: str) -> str:
     return password
 
 
-def add_user(conn, name: str, role: str, password: str, *, actor: str) -> Account:
-    """Create an account. Raises AccountError for a bad name, role, short password or a name in use."""
+# The role that sees children's un-redacted faces and reference photos. From the console (an admin on
+# /users) no account gets it, loses it or has its password set: otherwise an admin could give it to
+# an account of their own and see what the role table keeps from them. Those changes are made on the
+# server with 'pipeline users ...' (``from_console=False``), by whoever runs it.
+FACES_ROLE = "safeguarding"
+
+
+def _on_the_server(what: str, command: str) -> AccountError:
+    return AccountError(f"{what} is done on the server, not in the console, so that nobody can give "
+                        f"themselves sight of children's faces: '{command}'.")
+
+
+def add_user(conn, name: str, role: str, password: str, *, actor: str, from_console: bool = False) -> Account:
+    """Create an account. Raises AccountError for a bad name, role, short password or a name in use
+    (and, ``from_console``, for a safeguarding account: see FACES_ROLE)."""
     name = (name or "").strip()
     if not NAME_RE.match(name):
         raise AccountError(f"'{name}' cannot be an account name: use letters, digits, '.', '_', '-' or '@' "
                            "(up to 64), starting with a letter or digit, e.g. j.smith.")
     role = check_role(role)
+    if from_console and role == FACES_ROLE:
+        raise _on_the_server("Adding a safeguarding account",
+                             f"pipeline users add {name} --role {FACES_ROLE} --password-stdin")
     digest = _hasher.hash(check_password(password))
     ensure_schema(conn)
     at = now_iso()
@@ -114,10 +130,15 @@ def list_users(conn) -> list[Account]:
     return [_account(r) for r in conn.execute("SELECT * FROM console_users ORDER BY name")]
 
 
-def set_role(conn, name: str, role: str, *, actor: str) -> Account:
-    """Change an account's role; its open sessions end (it signs in again with the new rights)."""
+def set_role(conn, name: str, role: str, *, actor: str, from_console: bool = False) -> Account:
+    """Change an account's role; its open sessions end (it signs in again with the new rights).
+    From the console nobody changes their own role, nor gives or takes the safeguarding role."""
     user = get_user(conn, name)
     role = check_role(role)
+    if from_console and user.name.lower() == (actor or "").lower() and role != user.role:
+        raise AccountError("You cannot change your own role; another administrator can.")
+    if from_console and FACES_ROLE in (role, user.role) and role != user.role:
+        raise _on_the_server("Giving or taking the safeguarding role", f"pipeline users set-role {user.name} {role}")
     at = now_iso()
     with transaction(conn):
         conn.execute("UPDATE console_users SET role=?, updated_at=? WHERE id=?", (role, at, user.id))
@@ -138,13 +159,28 @@ def disable_user(conn, name: str, *, actor: str) -> Account:
     return get_user(conn, name)
 
 
-def reset_password(conn, name: str, password: str, *, actor: str) -> Account:
-    """Give an account a new password (and enable it again); its open sessions end; its lock is lifted."""
+def enable_user(conn, name: str, *, actor: str) -> Account:
+    """Let a disabled account sign in again (with its password as it was)."""
     user = get_user(conn, name)
+    at = now_iso()
+    with transaction(conn):
+        conn.execute("UPDATE console_users SET disabled_at=NULL, updated_at=? WHERE id=?", (at, user.id))
+        conn.execute("DELETE FROM console_login_failures WHERE account=?", (user.name.lower(),))
+        record_event(conn, "users.enable", actor, None, {"user": user.name}, at=at)
+    return get_user(conn, name)
+
+
+def reset_password(conn, name: str, password: str, *, actor: str, from_console: bool = False) -> Account:
+    """Give an account a new password; its open sessions end; its lock is lifted. A disabled account
+    stays disabled (``enable_user``). From the console a safeguarding account's password is not set."""
+    user = get_user(conn, name)
+    if from_console and user.role == FACES_ROLE:
+        raise _on_the_server("Setting a safeguarding account's password",
+                             f"pipeline users reset-password {user.name} --password-stdin")
     digest = _hasher.hash(check_password(password))
     at = now_iso()
     with transaction(conn):
-        conn.execute("UPDATE console_users SET password_hash=?, disabled_at=NULL, updated_at=? WHERE id=?",
+        conn.execute("UPDATE console_users SET password_hash=?, updated_at=? WHERE id=?",
                      (digest, at, user.id))
         conn.execute("DELETE FROM console_sessions WHERE user_id=?", (user.id,))
         conn.execute("DELETE FROM console_login_failures WHERE account=?", (user.name.lower(),))

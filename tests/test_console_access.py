@@ -339,3 +339,52 @@ def test_the_server_refuses_a_body_larger_than_an_upload_before_reading_it(tmp_p
         assert answer.startswith(b"HTTP/1.1 413"), answer
     finally:
         server.stop()
+
+
+def test_the_console_admin_cannot_give_anyone_sight_of_faces(ws):
+    # The role table keeps un-redacted faces from the admin; /users must not be a way round it: no
+    # safeguarding account is added, promoted, demoted or has its password set from the console, and
+    # nobody changes their own role there. On the server (the CLI) all of it stays possible.
+    app, client = make_client(ws)
+    sign_in(client, user_for("admin"))
+
+    def post(path, **form):
+        form["csrf_token"] = csrf_of(client, page="/users")
+        return client.post(path, data=form, base_url=BASE, follow_redirects=True).get_data(as_text=True)
+
+    page = post("/users/add", name="shadow", role="safeguarding", password=PASSWORD)
+    assert "done on the server" in page and "pipeline users add shadow --role safeguarding" in page
+    assert not query(ws, "SELECT 1 FROM console_users WHERE name='shadow'")
+    assert "done on the server" in post("/users/comms1/role", role="safeguarding")
+    assert "done on the server" in post(f"/users/{user_for('safeguarding')}/role", role="staff")
+    assert "done on the server" in post(f"/users/{user_for('safeguarding')}/password", password="another long password")
+    assert "your own role" in post(f"/users/{user_for('admin')}/role", role="office")
+    roles = {r["name"]: r["role"] for r in query(ws, "SELECT name, role FROM console_users")}
+    assert roles["comms1"] == "comms" and roles[user_for("safeguarding")] == "safeguarding" \
+        and roles[user_for("admin")] == "admin"
+    before = query(ws, "SELECT password_hash FROM console_users WHERE name=?", (user_for("safeguarding"),))
+    page = client.get("/users", base_url=BASE).get_data(as_text=True)
+    assert '<option value="safeguarding"' not in page
+    # Other changes still work from the console; the server may do the rest.
+    assert "office1 is now comms" in post("/users/office1/role", role="comms")
+    cli(ws, "users", "add", "dsl2", "--role", "safeguarding", "--password-stdin", input=PASSWORD + "\n")
+    cli(ws, "users", "set-role", "comms1", "safeguarding")
+    assert query(ws, "SELECT password_hash FROM console_users WHERE name=?", (user_for("safeguarding"),)) == before
+
+
+def test_a_new_password_does_not_enable_a_disabled_account(ws):
+    cli(ws, "users", "disable", "staff1")
+    cli(ws, "users", "reset-password", "staff1", "--password-stdin", input="a brand new password\n")
+    _, client = make_client(ws)
+    r = sign_in(client, "staff1", "a brand new password")
+    assert not (r.status_code in (302, 303) and "/login" not in r.headers["Location"])  # still refused
+    assert query(ws, "SELECT disabled_at FROM console_users WHERE name='staff1'")[0]["disabled_at"]
+    app, admin = make_client(ws)
+    sign_in(admin, user_for("admin"))
+    token = csrf_of(admin, page="/users")
+    page = admin.post("/users/staff1/enable", data={"csrf_token": token}, base_url=BASE,
+                      follow_redirects=True).get_data(as_text=True)
+    assert "staff1 can sign in again" in page
+    assert query(ws, "SELECT disabled_at FROM console_users WHERE name='staff1'")[0]["disabled_at"] is None
+    r = sign_in(make_client(ws)[1], "staff1", "a brand new password")
+    assert r.status_code in (302, 303) and "/login" not in r.headers["Location"]

@@ -30,7 +30,10 @@ def _accounts():
 
 @click.group()
 def users():
-    """Console accounts: add, list, set-role, disable, reset-password."""
+    """Console accounts: add, list, set-role, disable, enable, reset-password.
+
+    Safeguarding accounts (they see children's faces) are added, given or relieved of the role, and
+    have their password set only here, on the server: the console's administrator cannot."""
 
 
 @users.command("add")
@@ -95,12 +98,25 @@ def users_disable(ws, name):
     click.echo(f"{user.name} can no longer sign in.")
 
 
+@users.command("enable")
+@click.argument("name")
+@workspace_option
+def users_enable(ws, name):
+    """Let the disabled account NAME sign in again."""
+    accounts = _accounts()
+    try:
+        user = accounts.enable_user(ws.db, name, actor=actor_name())
+    except accounts.AccountError as exc:
+        raise UserError(str(exc)) from None
+    click.echo(f"{user.name} can sign in again.")
+
+
 @users.command("reset-password")
 @click.argument("name")
 @click.option("--password-stdin", "from_stdin", is_flag=True, help="Read the new password from standard input.")
 @workspace_option
 def users_reset_password(ws, name, from_stdin):
-    """Give account NAME a new password (this also enables it again and lifts a lock)."""
+    """Give account NAME a new password (this lifts a lock; a disabled account stays disabled: 'users enable')."""
     accounts = _accounts()
     try:
         user = accounts.reset_password(ws.db, name, _read_password(from_stdin), actor=actor_name())
