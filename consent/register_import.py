@@ -213,6 +213,9 @@ def _yes_no(value: str) -> bool | None:
 
 
 CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+# text-direction controls (bidi embeddings, overrides, isolates and marks): invisible, yet they can make a
+# name show back to front or out of place in every list
+BIDI_RE = re.compile("[\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069]")
 
 
 def _parse_row(cells: dict[str, str], rownum: int, channels: Sequence[str], columns: dict[str, int],
@@ -220,6 +223,9 @@ def _parse_row(cells: dict[str, str], rownum: int, channels: Sequence[str], colu
     for name, value in cells.items():
         if CONTROL_RE.search(value):
             errors.append(f"row {rownum}, column {name}: contains a line break or an invisible control character")
+        elif BIDI_RE.search(value):
+            errors.append(f"row {rownum}, column {name}: contains an invisible text direction character (it can "
+                          "make text show back to front); type the value again without copying it")
     if errors:
         return None
     pid = cells["person_id"]

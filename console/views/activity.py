@@ -5,20 +5,22 @@ import json
 
 from flask import Blueprint, g, render_template, request
 
+from console.views._common import page_number
+
 bp = Blueprint("activity", __name__)
 PER_PAGE = 100
 
 
 @bp.get("/activity")
 def log():
-    pg = request.args.get("page", "1")
-    pg = max(1, int(pg)) if pg.isdigit() else 1
+    pg = page_number(request.args.get("page"))
     who = (request.args.get("who") or "").strip()
-    sql, args = "SELECT id, at, actor, kind, person_id, detail FROM events", []
-    if who:
-        sql += " WHERE actor=?"
-        args.append(who)
-    rows = g.ws.db.execute(sql + " ORDER BY id DESC LIMIT ? OFFSET ?", (*args, PER_PAGE + 1, (pg - 1) * PER_PAGE))
+    where, args = (" WHERE actor=?", [who]) if who else ("", [])
+    if pg > 1:  # a page past the end shows the last page (and the offset stays within SQLite's range)
+        total = g.ws.db.execute("SELECT count(*) FROM events" + where, args).fetchone()[0]
+        pg = min(pg, max(1, -(-total // PER_PAGE)))
+    rows = g.ws.db.execute("SELECT id, at, actor, kind, person_id, detail FROM events" + where +
+                           " ORDER BY id DESC LIMIT ? OFFSET ?", (*args, PER_PAGE + 1, (pg - 1) * PER_PAGE))
     events = []
     for r in rows:
         try:

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, g, redirect, render_template, request, url_for
 
-from console.views._common import done
+from console.views._common import bounded_ids, done, page_number, whole_number
 from pipeline.delivery import gallery
 from pipeline.errors import UserError
 from pipeline.consent_changes.propagate import list_takedowns
 
 bp = Blueprint("gallery", __name__)
+bounded_ids(bp)   # an output id beyond SQLite's range is 404
 
 
 def _channel_or_404(channel: str) -> None:
@@ -24,8 +25,7 @@ def index():
 @bp.get("/approved/<channel>")
 def channel(channel: str):
     _channel_or_404(channel)
-    page = request.args.get("page", "1")
-    data = gallery.approved_page(g.ws, channel, page=int(page) if page.isdigit() else 1)
+    data = gallery.approved_page(g.ws, channel, page=page_number(request.args.get("page")))
     return render_template("gallery.html", data=data, channels=g.ws.config.channels,
                            takedowns=list_takedowns(g.ws))
 
@@ -37,7 +37,11 @@ def thumb(channel: str, output_id: int):
         data = gallery.thumbnail(g.ws, channel, output_id)
     except UserError:
         abort(404)
-    return Response(data, mimetype="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
+    # no-cache: the browser asks every time before showing its copy, so a photo taken back never shows from
+    # its cache; asking is cheap (an ETag answered with 304 Not Modified)
+    resp = Response(data, mimetype="image/jpeg", headers={"Cache-Control": "private, no-cache"})
+    resp.add_etag()
+    return resp.make_conditional(request)
 
 
 @bp.get("/approved/<channel>/<int:output_id>/download")
@@ -54,7 +58,10 @@ def download(channel: str, output_id: int):
 @bp.post("/approved/<channel>/zip")
 def zip(channel: str):  # noqa: A001 - the route's name
     _channel_or_404(channel)
-    ids = [int(i) for i in request.form.getlist("output") if i.isdigit()]
+    ids = [whole_number(i) for i in request.form.getlist("output")]
+    if None in ids:
+        return done("Nothing was downloaded: the ticked photos were not understood. Reload the page and tick "
+                    "them again.", url_for("gallery.channel", channel=channel), ok=False)
     try:
         name, data = gallery.hand_out_zip(g.ws, channel, ids, actor=g.user.name)
     except UserError as exc:
@@ -66,8 +73,8 @@ def zip(channel: str):  # noqa: A001 - the route's name
 @bp.post("/approved/<channel>/<int:output_id>/posted")
 def posted(channel: str, output_id: int):
     _channel_or_404(channel)
-    page = request.form.get("page", "1")
-    back = url_for("gallery.channel", channel=channel, page=page if page.isdigit() else 1) + f"#photo-{output_id}"
+    page = page_number(request.form.get("page"))
+    back = url_for("gallery.channel", channel=channel, page=page) + f"#photo-{output_id}"
     try:
         gallery.mark_posted(g.ws, channel, output_id, actor=g.user.name)
     except UserError as exc:

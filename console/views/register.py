@@ -9,7 +9,7 @@ from flask import Blueprint, abort, g, render_template, request, url_for
 from consent import register as reg
 from consent.reference_photos import people_with_photos
 from consent.register import RegisterError
-from console.views._common import done
+from console.views._common import done, page_number
 from pipeline.consent_changes import register_actions as actions
 from pipeline.errors import UserError
 
@@ -29,10 +29,8 @@ def page():
         people = [p for p in people if q in p.person_id.lower() or q in (p.display_name or "").lower()
                   or q == (p.group or "").lower()]
     total = len(people)
-    pg = request.args.get("page", "1")
-    pg = max(1, int(pg)) if pg.isdigit() else 1
     pages = max(1, -(-total // PER_PAGE))
-    pg = min(pg, pages)
+    pg = min(page_number(request.args.get("page")), pages)
     shown = people[(pg - 1) * PER_PAGE: pg * PER_PAGE]
     counts = reg.reference_photo_counts(g.ws.db)
     today = date.today()

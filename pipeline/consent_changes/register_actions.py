@@ -30,7 +30,7 @@ def import_csv_bytes(ws, data: bytes, name: str, *, actor: str):
                             "is it really the register?")
     folder = Path(tempfile.mkdtemp(prefix=".register-", dir=ws.root))
     try:
-        path = folder / (Path(name or "register.csv").name or "register.csv")
+        path = folder / "register.csv"  # never the browser's name: "..", a NUL or 300 characters break a path
         path.write_bytes(data)
         return apply_import(ws, path, actor=actor)
     finally:

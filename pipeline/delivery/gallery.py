@@ -103,7 +103,10 @@ def approved_page(ws, channel: str, *, page: int = 1, per_page: int = PER_PAGE) 
 
 def _live_output(ws, channel: str, output_id: int):
     _check_channel(ws, channel)
-    row = ws.db.execute(f"SELECT o.* {_LIVE} AND o.id=?", (channel, int(output_id))).fetchone()
+    try:
+        row = ws.db.execute(f"SELECT o.* {_LIVE} AND o.id=?", (channel, int(output_id))).fetchone()
+    except OverflowError:  # an id beyond SQLite's INTEGER range: no such image
+        row = None
     if row is None:
         raise UserError(f"Image {output_id} is not a released image of {channel} (it may have been taken back).")
     return row

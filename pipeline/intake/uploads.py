@@ -94,7 +94,7 @@ def uploads_of(ws, uploader: str, *, limit: int = 200) -> list[dict]:
         name = Path(u["source"]).name
         if name.lower().endswith(".txt"):  # a caption sidecar: never processed on its own, read with its photo
             photo = name[:-4]
-            known = Path(photo).suffix.lower() in ALLOWED
+            known = Path(photo).suffix.lower() in ALLOWED - {".txt"}
             out.append({"id": u["id"], "name": name, "original": u["original"], "uploaded_at": u["uploaded_at"],
                         "status": "caption", "status_words": "caption", "job_id": None,
                         "reason": (f"caption for {photo}" if known else f"caption for the photo or clip called {photo}")

@@ -57,7 +57,10 @@ def _renewal(ws, job_id: int) -> bool:
     """Whether ``job_id`` is a released photo with a "consent renewed" decision waiting (pipeline.consent_changes.renewed)."""
     from pipeline.consent_changes import renewed
 
-    row = ws.db.execute("SELECT status FROM jobs WHERE id=?", (job_id,)).fetchone()
+    try:
+        row = ws.db.execute("SELECT status FROM jobs WHERE id=?", (job_id,)).fetchone()
+    except OverflowError:  # an id beyond SQLite's INTEGER range: no such image (_held_job says so)
+        return False
     return row is not None and row[0] == "released" and bool(renewed.pending(ws.db, job_id))
 
 
@@ -145,7 +148,10 @@ def _decisions_so_far(conn, job_id: int) -> list[dict]:
 
 
 def _held_job(ws, job_id: int):
-    job = job_row(ws.db, job_id)
+    try:
+        job = job_row(ws.db, job_id)
+    except OverflowError:  # an id beyond SQLite's INTEGER range
+        raise UserError(f"There is no image with id {job_id}. 'pipeline review list' shows the held images.") from None
     if job["state"] != "done" or job["status"] != "review":
         state = job["status"] or "still being processed"
         raise UserError(f"Image {job_id} ({job['source']}) is not waiting for review: it is {state}. "
