@@ -67,6 +67,9 @@ def create_app(root: Path | str, *, secure_cookies: bool = False) -> Flask:
         return None if account is None else SignedIn(account, token)
 
     from console.views import activity, auth, gallery, register, review, takedowns, uploads, users
+    from console.views._common import IdConverter
+
+    app.url_map.converters["int"] = IdConverter  # every id in a URL: an id beyond SQLite's range is 404
     for module in (auth, review, gallery, takedowns, register, uploads, activity, users):
         app.register_blueprint(module.bp)
 

@@ -48,12 +48,6 @@ class IdConverter(IntegerConverter):
         return super().to_python(value)
 
 
-def bounded_ids(bp) -> None:
-    """Make ``<int:…>`` mean IdConverter in the app ``bp`` is registered on. Call it right after the
-    Blueprint is made, before its routes: the converter must be in place before a rule is added."""
-    bp.record_once(lambda state: state.app.url_map.converters.__setitem__("int", IdConverter))
-
-
 def private_image(data: bytes) -> Response:
     """A JPEG that no browser or proxy may keep (children's faces)."""
     return Response(data, mimetype="image/jpeg",

@@ -3,13 +3,12 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, g, redirect, render_template, request, url_for
 
-from console.views._common import bounded_ids, done, page_number, whole_number
+from console.views._common import done, page_number, whole_number
 from pipeline.delivery import gallery
 from pipeline.errors import UserError
 from pipeline.consent_changes.propagate import list_takedowns
 
 bp = Blueprint("gallery", __name__)
-bounded_ids(bp)   # an output id beyond SQLite's range is 404
 
 
 def _channel_or_404(channel: str) -> None:

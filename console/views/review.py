@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, g, render_template, request, url_for
 
 from consent.reference_photos import people_with_photos, reference_photo
-from console.views._common import bounded_ids, done, private_image
+from console.views._common import done, private_image
 from pipeline.review import queue as rv
 from pipeline.review.retract import released_recently, retract as retract_photo
 from pipeline.context import RunContext
@@ -12,7 +12,6 @@ from pipeline.errors import UserError
 from pipeline.consent_changes.rerender import OriginalMissing
 
 bp = Blueprint("review", __name__)
-bounded_ids(bp)   # a photo or face number beyond SQLite's range is 404
 
 
 @bp.get("/review")
