@@ -127,7 +127,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--count", type=int, default=40)
     ap.add_argument("--seed", type=int, default=2026)
-    ap.add_argument("--long-edge", type=int, default=engine.DETECT_LONG_EDGE)
+    ap.add_argument("--long-edge", type=int, default=None,
+                    help="the detector's long edge (default: the pipeline's, engine.detect_edge)")
     ap.add_argument("--no-tesseract", action="store_true")
     ap.add_argument("--letters", default="14,40", help="capital-letter heights, min,max px")
     args = ap.parse_args()
@@ -138,7 +139,7 @@ def main() -> None:
     print(f"{len(scenes)} scenes, {mp:.1f} MP, {sum(len(s.regions) for s in scenes)} drawn lines")
     rows = []
     red, cpu = ours(scenes, args.long_edge)
-    rows.append((f"ours: PP-OCRv4 (rapidocr-onnxruntime), detect at {args.long_edge} px", score(scenes, red), cpu))
+    rows.append((f"ours: PP-OCRv4 (rapidocr-onnxruntime), detect at {args.long_edge or 'max(960, 0.7x)'} px", score(scenes, red), cpu))
     if not args.no_tesseract and shutil.which("tesseract"):
         red, cpu = tesseract(scenes)
         rows.append(("tesseract 5 (Debian), --psm 11, 1 thread", score(scenes, red), cpu))

@@ -91,6 +91,7 @@ def instrument(meter: Meter) -> None:
 
     def detector_pixels(rgb, long_edge=engine.DETECT_LONG_EDGE):
         h, w = rgb.shape[:2]
+        long_edge = max(long_edge, engine.detect_edge(h, w))
         return h * w * min(1.0, long_edge / max(h, w)) ** 2
 
     meter.wrap(engine, "detect_lines", "text detection", detector_pixels)
