@@ -171,6 +171,51 @@ def test_rule_full_names_family_of_pupils_given_names_where_kept():
     assert decide("Sports Day 2026", {}) == [("text", None, {"web": "keep", "social": "keep"})]
 
 
+def test_class_list_badge_and_certificate_forms_of_an_everyday_surname():
+    """Hart, Hill and Walker are everyday words, so the name engine wants context; in a picture a line
+    with nothing else but initials, a class code or a label is that context: "HART A" on a peg,
+    "1. Hart A" on a class list, "Hart 4B" on a badge, "Captain: Hart" on a certificate. The same
+    words in harmless text stay."""
+    from processors.text.engine import TextLine
+    from processors.text.regions import text_regions
+
+    people = _named([("Amelia", "Hart"), ("Rosie", "Hill"), ("Jack", "Walker")])
+    quad = np.array([[0, 0], [300, 0], [300, 30], [0, 30]], dtype=np.float32)
+
+    def read(text):
+        return [(r.kind, r.person, r.rule) for r in text_regions([TextLine(quad, text, 0.99)], people, {})]
+
+    for text, pid in (("HART A", "P001"), ("1. Hart A", "P001"), ("Hill R", "P002"), ("4. Walker J", "P003"),
+                      ("HART A 4B", "P001")):
+        assert read(text) == [("full", pid, "redact")], text
+    for text, pid in (("Hart 4B", "P001"), ("Captain: Hart", "P001"), ("Star of the Week: Hart", "P001"),
+                      ("Walker 10", "P003")):
+        assert read(text) == [("family", pid, "redact")], text
+    for text in ("Hill Walk", "Hart Road", "Plan B", "Sports Day 2026", "Walker Cup: Year 4"):
+        assert read(text) == [("text", None, "keep")], text
+
+
+def test_a_name_split_into_overlapping_boxes_at_thirty_degrees_is_joined():
+    """At ~30 degrees the detector splits "Amelia Hart" into two boxes that overlap by most of a
+    letter; read as one line, it is the full name (not a lone given name and an everyday word)."""
+    import math
+
+    from processors.text.engine import TextLine
+    from processors.text.regions import text_regions
+
+    people = _named([("Amelia", "Hart")])
+    t = math.radians(30)
+    axis, up = np.array([math.cos(t), math.sin(t)]), np.array([-math.sin(t), math.cos(t)])
+
+    def box(start, length, h=20.0):
+        o = np.array([100.0, 100.0]) + axis * start
+        return np.array([o, o + axis * length, o + axis * length + up * h, o + up * h], dtype=np.float32)
+
+    lines = [TextLine(box(0, 120), "Amelia", 0.99), TextLine(box(102, 80), "Hart", 0.99)]  # 0.9 letters overlap
+    regions = text_regions(lines, people, {})
+    assert ("full", "P001", "redact") in [(r.kind, r.person, r.rule) for r in regions]
+
+
 def test_name_span_maps_to_part_of_the_line():
     """Only the name's part of a long line is redacted: the rest of the line keeps its pixels."""
     from processors.text.engine import TextLine

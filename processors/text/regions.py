@@ -296,7 +296,8 @@ def joined_pairs(lines: list[TextLine]) -> list[tuple[TextLine, int, int, TextLi
                 continue
             gap = _mid(b.polygon, left=True) - _mid(a.polygon, left=False)
             along, across = float(gap @ ta), abs(float(gap @ np.array([-ta[1], ta[0]])))
-            if -0.5 * ha <= along <= 2.0 * ha and across <= 0.35 * ha:
+            # (A line turned by ~30 degrees is split into boxes that overlap by up to a letter.)
+            if -1.0 * ha <= along <= 2.0 * ha and across <= 0.35 * ha:
                 joined_chars = None
                 if a.char_polygons is not None and b.char_polygons is not None:
                     space = np.array([a.polygon[1], b.polygon[0], b.polygon[3], a.polygon[2]], dtype=np.float32)
@@ -334,16 +335,30 @@ def _hits(line: TextLine, people: list) -> list[tuple[int, int, str, str]]:
 
 
 def _lone_family_name(text: str, where: list[int], people: list) -> list[tuple[int, int, str, str]]:
-    """A line that is a family name and nothing else ("HART" on a shirt, "Hart 7"): the name
-    engine asks for context before it takes an everyday word for a name, but a name printed on
-    its own in a picture is there to name someone."""
+    """A line that is a family name and nothing else but initials, class codes or a label: "HART" on a
+    shirt, "Hart 7", "HART A" and "1. Hart A" on a class list or a peg, "Hart 4B" on a badge, "Captain:
+    Hart" or "Star of the Week: Hart" on a certificate. The name engine asks for context before it takes
+    an everyday word (Hart, Hill, Walker) for a name, but a name printed so in a picture is there to
+    name someone. Followed by its person's given-name initial ("HART A") it is that person's full name."""
     words = list(_WORD.finditer(text))
-    if len(words) != 1:
+    folded = [fold(m.group(0)) for m in words]
+    families = {fold(p.family).strip() for p in people if p.family}
+    named = [i for i, f in enumerate(folded) if f in families]
+    if len(named) != 1:
         return []
-    m = words[0]
-    folded = fold(m.group(0))
-    hits = [p.person_id for p in people if p.family and fold(p.family).strip() == folded]
-    if not hits:
+    i = named[0]
+    m = words[i]
+    label = text[:m.start()].rstrip().endswith(":")  # "Captain: Hart"
+    if not all(len(words[j].group(0)) == 1 or (label and j < i) for j in range(len(words)) if j != i):
         return []
-    s, e = where[m.start()], where[m.end() - 1] + 1
-    return [(s, e, pid, "family") for pid in hits]
+    after = words[i + 1] if i + 1 < len(words) and len(words[i + 1].group(0)) == 1 \
+        and not text[m.end():words[i + 1].start()].strip(" .,") else None
+    out = []
+    for p in people:
+        if not p.family or fold(p.family).strip() != folded[i]:
+            continue
+        if after is not None and p.given and fold(p.given)[:1] == fold(after.group(0)):
+            out.append((where[m.start()], where[after.end() - 1] + 1, p.person_id, "full"))
+        else:
+            out.append((where[m.start()], where[m.end() - 1] + 1, p.person_id, "family"))
+    return out
