@@ -216,6 +216,31 @@ def test_a_name_split_into_overlapping_boxes_at_thirty_degrees_is_joined():
     assert ("full", "P001", "redact") in [(r.kind, r.person, r.rule) for r in regions]
 
 
+def test_a_two_line_badge_is_a_full_name_even_for_a_kept_member_of_staff():
+    """"Barack" over "OBAMA" on a visitor's badge: each line alone would be a staff member's given or
+    family name (kept where he is kept); one under the other they are his full name, redacted on every
+    channel. The same two words far apart on a photo stay as they were."""
+    from processors.text.engine import TextLine
+    from processors.text.redact import region_record
+    from processors.text.regions import text_regions
+
+    people = _named([("Barack", "Obama")])
+    roles, kept = {"P001": "staff"}, {"web": {"P001"}, "social": {"P001"}}
+
+    def quad(x, y, w=200, h=30):
+        return np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]], dtype=np.float32)
+
+    def decide(lines):
+        return [(r.kind, set(region_record(r, ["web", "social"], kept)["decisions"].values()))
+                for r in text_regions(lines, people, roles)]
+
+    badge = [TextLine(quad(0, 0), "Mr Barack", 0.99), TextLine(quad(20, 38, 150), "OBAMA", 0.99),
+             TextLine(quad(0, 76), "Visitor", 0.99)]
+    assert decide(badge) == [("full", {"redact"}), ("full", {"redact"}), ("text", {"keep"})]
+    apart = [TextLine(quad(0, 0), "Barack", 0.99), TextLine(quad(600, 400), "OBAMA", 0.99)]
+    assert decide(apart) == [("given", {"keep"}), ("family", {"keep"})]
+
+
 def test_name_span_maps_to_part_of_the_line():
     """Only the name's part of a long line is redacted: the rest of the line keeps its pixels."""
     from processors.text.engine import TextLine

@@ -248,7 +248,9 @@ def text_regions(lines: list[TextLine], people: list, roles: dict[str, str], *,
                 if start < cut < end - 1:
                     regions.append(TextRegion(sub_polygon(joined, start, end), kind, pid,
                                               "redact" if kind == "full" else CONDITIONAL, (pid,)))
-    for line in lines:
+    where: list[int | None] = [None] * len(regions)  # the line each region is on (None: a joined pair)
+    for index, line in enumerate(lines):
+        where += [index - 1] * (len(regions) - len(where))  # (what the previous line added)
         if all_text:
             hits = _hits(line, people) if names == "redact" else []
             who = next((h[1] for h in hits if h[2] == "full"), hits[0][1] if hits else None)
@@ -273,7 +275,37 @@ def text_regions(lines: list[TextLine], people: list, roles: dict[str, str], *,
                 person = by_id.get(pid)
                 same = given_of.get(fold(person.given), {pid}) if kind == "given" and person else {pid}
                 regions.append(TextRegion(poly, kind, pid, CONDITIONAL, tuple(sorted(same))))
-    return regions
+    where += [len(lines) - 1] * (len(regions) - len(where))
+    return _stacked_full_names(regions, where, lines)
+
+
+def _stacked_full_names(regions: list[TextRegion], where: list[int | None], lines: list[TextLine]) -> list[TextRegion]:
+    """A given name and the family name of the same person on two lines set one under the other (the
+    usual name badge: "Barack" / "OBAMA") are that person's full name: redacted on every channel,
+    even where a member of staff's lone given and family names would each be kept."""
+    parts = [(i, r) for i, r in enumerate(regions) if r.kind in ("given", "family") and where[i] is not None]
+    full: set[int] = set()
+    for i, a in parts:
+        for j, b in parts:
+            if a.kind == "given" and b.kind == "family" and a.person == b.person and where[i] != where[j] \
+                    and _stacked(lines[where[i]], lines[where[j]]):
+                full |= {i, j}
+    return [TextRegion(r.polygon, "full", r.person, "redact") if i in full else r for i, r in enumerate(regions)]
+
+
+def _stacked(a: TextLine, b: TextLine) -> bool:
+    """One of the lines is set directly above the other: the same slant and about the same letter height,
+    within two line heights of each other across the lines, overlapping along them."""
+    ta, _ = _axis(a.polygon)
+    tb, _ = _axis(b.polygon)
+    if ta is None or tb is None or float(ta @ tb) < 0.985 or not (0.6 <= b.height / max(a.height, 1) <= 1.7):
+        return False
+    normal = np.array([-ta[1], ta[0]])
+    across = abs(float((b.polygon.mean(axis=0) - a.polygon.mean(axis=0)) @ normal))
+    if not (0.5 * min(a.height, b.height) <= across <= 2.0 * max(a.height, b.height)):
+        return False
+    pa, pb = a.polygon @ ta, b.polygon @ ta
+    return min(pa.max(), pb.max()) - max(pa.min(), pb.min()) > 0
 
 
 def joined_pairs(lines: list[TextLine]) -> list[tuple[TextLine, int, int, TextLine]]:
