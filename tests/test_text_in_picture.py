@@ -216,6 +216,24 @@ def test_a_name_split_into_overlapping_boxes_at_thirty_degrees_is_joined():
     assert ("full", "P001", "redact") in [(r.kind, r.person, r.rule) for r in regions]
 
 
+def test_a_given_name_followed_by_its_family_name_cut_short_is_the_full_name():
+    """Read small or turned, a line can come back as "Amelia Hat" or "Priya Raghun": the given name is
+    found, and the family name beside it, cut short or misread, goes with it (both words redacted on
+    every channel, not the given name alone)."""
+    from processors.text.engine import TextLine
+    from processors.text.regions import text_regions
+
+    people = _named([("Amelia", "Hart"), ("Priya", "Raghunathan")])
+    quad = np.array([[0, 0], [300, 0], [300, 30], [0, 30]], dtype=np.float32)
+    for text, pid in (("Amelia Hat", "P001"), ("Amelia art", "P001"), ("Priya Raghun", "P002"),
+                      ("Priya Ragunathan", "P002")):
+        regions = text_regions([TextLine(quad, text, 0.95)], people, {})
+        assert [(r.kind, r.person, r.rule) for r in regions] == [("full", pid, "redact")], text
+    for text in ("Amelia is here", "Well done Amelia", "Amelia Ha"):
+        regions = text_regions([TextLine(quad, text, 0.95)], people, {})
+        assert [(r.kind, r.rule) for r in regions] == [("given", "conditional")], text
+
+
 def test_a_two_line_badge_is_a_full_name_even_for_a_kept_member_of_staff():
     """"Barack" over "OBAMA" on a visitor's badge: each line alone would be a staff member's given or
     family name (kept where he is kept); one under the other they are his full name, redacted on every

@@ -363,7 +363,36 @@ def _hits(line: TextLine, people: list) -> list[tuple[int, int, str, str]]:
         out.append((s, e, h.person_id, h.kind))
     if not out:
         out = _lone_family_name(corrected, where, people)
-    return out
+    return [_with_misread_family(h, corrected, where, people) if h[3] == "given" else h for h in out]
+
+
+def _with_misread_family(hit: tuple[int, int, str, str], text: str, where: list[int],
+                         people: list) -> tuple[int, int, str, str]:
+    """A given name followed by a word that is its person's family name cut short or misread ("Amelia
+    Hat", "Priya Raghun": a line read small, turned, or partly hidden): the full name, both words."""
+    start, end, pid, _ = hit
+    person = next((p for p in people if p.person_id == pid), None)
+    family = fold(person.family).strip() if person is not None and person.family else ""
+    rest = text[next((i for i, w in enumerate(where) if w >= end), len(text)):]
+    word = _WORD.match(rest.lstrip(" .,"))
+    if not family or word is None:
+        return hit
+    read = fold(word.group(0))
+    short = len(read) >= 3 and family.startswith(read)
+    if not (short or (len(read) >= 3 and _edits(read, family) <= (1 if len(family) <= 5 else 2))):
+        return hit
+    offset = len(text) - len(rest) + (len(rest) - len(rest.lstrip(" .,"))) + word.end()
+    return start, where[offset - 1] + 1, pid, "full"
+
+
+def _edits(a: str, b: str) -> int:
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
 
 
 def _lone_family_name(text: str, where: list[int], people: list) -> list[tuple[int, int, str, str]]:
