@@ -62,6 +62,13 @@ def sign_in(client, name: str, password: str = PASSWORD, *, base: str = BASE, en
                        base_url=base, environ_base=environ or {})
 
 
+def signed_in(ws: Path, role: str):
+    """A test client of the console for ``ws``, signed in as the account of ``role``."""
+    _, client = make_client(ws)
+    assert sign_in(client, user_for(role)).status_code == 303
+    return client
+
+
 def csrf_of(client, base: str = BASE, page: str = "/") -> str:
     html = client.get(page, base_url=base, follow_redirects=True).get_data(as_text=True)
     return token(html)

@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from tests.console_helpers import BASE, console_workspace, csrf_of, held, make_client, sign_in
+from tests.console_helpers import BASE, console_workspace, csrf_of, held, signed_in
 from tests.review_helpers import CHANNELS, HEADER, REGISTER, query
 
 HUGE = "9" * 30          # beyond SQLite's INTEGER (OverflowError when bound)
@@ -22,10 +22,7 @@ def ws(tmp_path_factory, tmp_path):
     return console_workspace(tmp_path_factory, tmp_path)
 
 
-def _as(ws, role):
-    _, client = make_client(ws)
-    assert sign_in(client, f"{role}1").status_code == 303
-    return client
+_as = signed_in
 
 
 # ---------------------------------------------------------------- F9: numbers in URLs and forms

@@ -9,7 +9,7 @@ import zipfile
 
 import pytest
 
-from tests.console_helpers import BASE, console_workspace, csrf_of, held, make_client, sign_in
+from tests.console_helpers import BASE, console_workspace, csrf_of, held, signed_in
 from tests.review_helpers import invoke, job_id, query
 
 
@@ -18,10 +18,7 @@ def ws(tmp_path_factory, tmp_path):
     return console_workspace(tmp_path_factory, tmp_path)
 
 
-def _as(ws, role):
-    _, client = make_client(ws)
-    assert sign_in(client, f"{role}1").status_code == 303
-    return client
+_as = signed_in
 
 
 def test_review_page_shows_faces_in_question_first_with_words(ws):
