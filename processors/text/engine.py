@@ -24,8 +24,12 @@ DETECT_LONG_EDGE = 960      # px: the detector's input (the photo is reduced to 
 # 14-18 px letters turned by 25-30 degrees came out as nothing, or as a line cut short ("Amelia Hat",
 # "Priya Raghun"), so the family name was published; at 0.7x all of them were read (names
 # drawn on 2,000-3,000-px photos and 4,032-px phone photos, which are worked on at 2,016 px).
-# Costs ~2x the detector's time on such photos, nothing on photos up to 1,371 px.
+# Costs ~2x the detector's time on such photos, nothing on photos up to 1,371 px. Larger photos are
+# taken at the size they are released at (2,048 px by default): the detector's copy is at most
+# 0.7 x 2,048 = 1,434 px (a 6,000 x 4,000 PNG at 4,200 px made the process peak 0.8 GB; at 1,434 px
+# the 3,000-px cases above were still all read).
 MIN_DETECT_SCALE = 0.7
+RELEASE_EDGE = 2048
 MIN_LINE_HEIGHT = 8         # px at the working resolution: below this nothing is legible
 DETECT_BOX_THRESHOLD = 0.35  # the detector's mean score inside a box (rapidocr's default is 0.5)
 
@@ -241,7 +245,7 @@ def tightened(quad: np.ndarray, top: float, bottom: float) -> np.ndarray:
 
 def detect_edge(h: int, w: int) -> int:
     """The long edge the detector works at for an ``h``×``w`` image (see MIN_DETECT_SCALE)."""
-    return max(DETECT_LONG_EDGE, int(np.ceil(MIN_DETECT_SCALE * max(h, w))))
+    return max(DETECT_LONG_EDGE, int(np.ceil(MIN_DETECT_SCALE * min(max(h, w), RELEASE_EDGE))))
 
 
 def read_lines(rgb: np.ndarray, *, long_edge: int | None = None) -> list[TextLine]:
