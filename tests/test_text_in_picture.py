@@ -216,6 +216,27 @@ def test_a_name_split_into_overlapping_boxes_at_thirty_degrees_is_joined():
     assert ("full", "P001", "redact") in [(r.kind, r.person, r.rule) for r in regions]
 
 
+def test_a_given_name_that_is_an_everyday_word_alone_on_its_line_is_a_given_name():
+    """"ROSE" on a peg, "Kit" on a badge: alone on their line these name a child even though the name
+    engine does not take the words alone in a caption; kept only where that child is kept."""
+    from processors.text.engine import TextLine
+    from processors.text.redact import region_record
+    from processors.text.regions import text_regions
+
+    people = _named([("Rose", "Hill"), ("Kit", "Harington"), ("Rose", "Okafor")])
+    quad = np.array([[0, 0], [300, 0], [300, 30], [0, 30]], dtype=np.float32)
+
+    def decide(text, kept):
+        return [(r.kind, region_record(r, ["web", "social"], kept)["decisions"])
+                for r in text_regions([TextLine(quad, text, 0.95)], people, {})]
+
+    assert decide("ROSE", {}) == [("given", {"web": "redact", "social": "redact"})]
+    assert decide("Rose", {"web": {"P003"}}) == [("given", {"web": "keep", "social": "redact"})]  # either Rose
+    assert decide("Kit", {}) == [("given", {"web": "redact", "social": "redact"})]
+    for text in ("Rose Garden", "Kit list", "Jack 7"):
+        assert decide(text, {}) == [("text", {"web": "keep", "social": "keep"})], text
+
+
 def test_a_given_name_followed_by_its_family_name_cut_short_is_the_full_name():
     """Read small or turned, a line can come back as "Amelia Hat" or "Priya Raghun": the given name is
     found, and the family name beside it, cut short or misread, goes with it (both words redacted on

@@ -362,8 +362,22 @@ def _hits(line: TextLine, people: list) -> list[tuple[int, int, str, str]]:
         s, e = where[h.start], where[h.end - 1] + 1
         out.append((s, e, h.person_id, h.kind))
     if not out:
-        out = _lone_family_name(corrected, where, people)
+        out = _lone_family_name(corrected, where, people) or _lone_given_name(corrected, where, people)
     return [_with_misread_family(h, corrected, where, people) if h[3] == "given" else h for h in out]
+
+
+def _lone_given_name(text: str, where: list[int], people: list) -> list[tuple[int, int, str, str]]:
+    """A line that is a given name and nothing else ("ROSE" on a peg, "Kit" on a badge): a given name,
+    even one that is an everyday word the name engine would not take alone (Rose, Kit, Jack) — kept,
+    as a lone given name is, only where its person is kept."""
+    words = list(_WORD.finditer(text))
+    if len(words) != 1 or text.replace(words[0].group(0), "").strip(" .,:!-"):
+        return []
+    m = words[0]
+    folded = fold(m.group(0))
+    # (One region: text_regions keeps it where any person of that given name is kept.)
+    return [(where[m.start()], where[m.end() - 1] + 1, p.person_id, "given")
+            for p in people if p.given and fold(p.given).strip() == folded][:1]
 
 
 def _with_misread_family(hit: tuple[int, int, str, str], text: str, where: list[int],
