@@ -9,9 +9,25 @@ quantise / dequantise steps (about a third of the int8 detector's time on this C
 - *hard-swish* as ``x * clip(x + 3, 0, 6) / 6`` (Add, Clip, Mul, Div; 24 times): replaced by ONNX's
   ``HardSwish`` operator (opset 14), which computes exactly that.
 
-The float model's output is unchanged by both (measured: at most 2e-7 apart); the int8 model built
-from the rewritten graph runs ~27% faster and stays closer to the float model (mean difference
-of the text map 0.0006-0.0022 against 0.0014-0.0044 before, on the calibration scenes).
+The float model's output is unchanged by both (measured: at most 2e-7 apart). ``simplify`` is what
+the float recogniser gets (16 % faster here, outputs within 2e-6).
+
+The int8 detector is built from ``for_int8`` instead, which keeps hard-swish spelled out and rewrites
+the head, each exact in float:
+
+- hard-swish as ``Div(Mul(x, Clip(Add(x, 3), 0, 6)), 6)``: once quantised, ``Add`` + ``Clip`` are one
+  saturating 8-bit addition and the product one 8-bit multiplication; the division by 6, which ONNX
+  Runtime would run in float between a dequantisation and a quantisation, is then removed by
+  ``after_quantisation`` (the next dequantisation reads the product with a sixth of its scale). The
+  single ``HardSwish`` operator, by contrast, runs as a float hard-sigmoid between the two.
+- the head's two 2×2, stride-2 transposed convolutions (and the bias, batch norm and ReLU between
+  them), which ONNX Runtime runs in float at half and full resolution: as two 1×1 convolutions at a
+  quarter of the resolution giving 16 channels, one per output pixel of each 4×4 block
+  (``head_map`` puts them back in place).
+
+Measured on a 1,408×1,056 input, one thread, AMD EPYC Zen 4: 180 → 144 ms (-20 %); the map's
+thresholded pixels differ from the float model's in 0.30 % of places (0.29 % before), and
+``benchmarks/text_reading.py`` reads the same names.
 """
 from __future__ import annotations
 
@@ -27,6 +43,74 @@ def simplify(model) -> tuple[int, int]:
     fused = _fuse_hardswish(model.graph)
     _drop_unused_constants(model.graph)
     return folded, fused
+
+
+def for_int8(model) -> tuple[int, int, bool]:
+    """Rewrite ``model`` in place for quantisation (see the module doc); returns how many affine blocks
+    were folded, how many hard-swish divisions were marked for removal, and whether the head was
+    rewritten (then the model's output has 16 channels at a quarter of the resolution: ``head_map``)."""
+    folded = _fold_affine(model.graph)
+    marked = _mark_hardswish_divisions(model.graph)
+    head = _head_at_quarter(model.graph)
+    _drop_unused_constants(model.graph)
+    return folded, marked, head
+
+
+def head_map(y: np.ndarray) -> np.ndarray:
+    """The detector's map ``(1, 1, 4h, 4w)`` from the rewritten head's ``(1, 16, h, w)``: channel
+    ``(a*2 + b)*4 + c*2 + d`` holds pixel ``(4i + 2a + c, 4j + 2b + d)``. Any other shape is returned
+    as it is."""
+    if y.ndim != 4 or y.shape[:2] != (1, 16):
+        return y
+    _, _, h, w = y.shape
+    return np.ascontiguousarray(y.reshape(2, 2, 2, 2, h, w).transpose(4, 0, 2, 5, 1, 3).reshape(1, 1, 4 * h, 4 * w))
+
+
+_DIV6 = "_hardswish_div6"
+
+
+def after_quantisation(model) -> int:
+    """In the quantised model, remove each marked division by 6: ``Q(m) → DQ → Div(6) → Q → DQ``
+    becomes ``Q(m) → DQ`` with a sixth of ``m``'s scale. Returns how many were removed."""
+    from onnx import numpy_helper
+
+    graph = model.graph
+    producer, users = _tables(graph)
+    scales = {t.name: t for t in graph.initializer}
+    drop: set[int] = set()
+    count = 0
+    for div in list(graph.node):
+        if div.op_type != "Div" or not div.name.endswith(_DIV6):
+            continue
+        dq_m = producer.get(div.input[0])
+        if dq_m is None or dq_m.op_type != "DequantizeLinear" or len(users[dq_m.output[0]]) != 1:
+            continue
+        q_m = producer.get(dq_m.input[0])
+        q_d = users.get(div.output[0], [])
+        if q_m is None or q_m.op_type != "QuantizeLinear" or len(q_d) != 1 or q_d[0].op_type != "QuantizeLinear":
+            continue
+        readers = users.get(q_d[0].output[0], [])
+        if not readers or any(r.op_type != "DequantizeLinear" for r in readers) or dq_m.input[1] not in scales:
+            continue
+        scale = numpy_helper.to_array(scales[dq_m.input[1]]) / np.float32(6.0)
+        name = f"{div.name}_scale"
+        graph.initializer.append(numpy_helper.from_array(scale.astype(np.float32), name))
+        for r in readers:
+            r.input[0], r.input[1] = q_m.output[0], name
+            if len(r.input) > 2:
+                r.input[2] = dq_m.input[2]
+            else:
+                r.input.append(dq_m.input[2])
+        drop.update((id(dq_m), id(div), id(q_d[0])))
+        divisor = producer.get(div.input[1])
+        if divisor is not None and divisor.op_type == "DequantizeLinear" and len(users[divisor.output[0]]) == 1:
+            drop.add(id(divisor))
+        count += 1
+    kept = [n for n in graph.node if id(n) not in drop]
+    del graph.node[:]
+    graph.node.extend(kept)
+    _drop_unused_constants(graph)
+    return count
 
 
 def _tables(graph):
@@ -104,10 +188,23 @@ def _fuse_hardswish(graph) -> int:
     """``Div(Mul(x, Clip(Add(x, 3), 0, 6)), 6)`` → ``HardSwish(x)``."""
     from onnx import helper
 
-    producer, users = _tables(graph)
     replace: dict[int, object] = {}
     drop: set[int] = set()
-    for div in list(graph.node):
+    found = _hardswish_divisions(graph)   # (held: the nodes' ids below are only stable while they live)
+    for div, mul, clip, add, x in found:
+        replace[id(div)] = helper.make_node("HardSwish", [x], [div.output[0]], name=f"{div.name or div.output[0]}_hardswish")
+        drop.update((id(add), id(clip), id(mul)))
+    nodes = [replace.get(id(n), n) for n in graph.node if id(n) not in drop]
+    del graph.node[:]
+    graph.node.extend(nodes)
+    return len(replace)
+
+
+def _hardswish_divisions(graph) -> list:
+    """The ``Div`` of each ``Div(Mul(x, Clip(Add(x, 3), 0, 6)), 6)``."""
+    producer, users = _tables(graph)
+    found = []
+    for div in graph.node:
         if div.op_type != "Div" or _scalar(graph, div.input[1]) != 6.0:
             continue
         mul = producer.get(div.input[0])
@@ -122,12 +219,117 @@ def _fuse_hardswish(graph) -> int:
             continue
         if (_scalar(graph, _other(add, x)), _scalar(graph, clip.input[1]), _scalar(graph, clip.input[2])) != (3.0, 0.0, 6.0):
             continue
-        replace[id(div)] = helper.make_node("HardSwish", [x], [div.output[0]], name=f"{div.name or div.output[0]}_hardswish")
-        drop.update((id(add), id(clip), id(mul)))
-    nodes = [replace.get(id(n), n) for n in graph.node if id(n) not in drop]
+        found.append((div, mul, clip, add, x))
+    return found
+
+
+def _mark_hardswish_divisions(graph) -> int:
+    """Name each hard-swish's division so that ``after_quantisation`` finds it."""
+    found = _hardswish_divisions(graph)
+    for div, *_ in found:
+        div.name = f"{div.name or div.output[0]}{_DIV6}"
+    return len(found)
+
+
+def _head_at_quarter(graph) -> bool:
+    """``ConvTranspose(2x2, s2) → Add → BatchNorm → Relu → ConvTranspose(2x2, s2, one channel) → Add →
+    Sigmoid`` (the graph's output) → ``Conv 1x1 → Relu → Conv 1x1 (4 groups) → Sigmoid`` at the first
+    one's input resolution, 16 channels (see ``head_map``). Exact: output pixel (2i + a, 2j + b) of a
+    2×2, stride-2 transposed convolution is a 1×1 convolution of input pixel (i, j) with the weights
+    [:, :, a, b]; per-channel bias, batch norm and ReLU commute with that. False when the graph's head
+    is not of that shape (nothing is changed)."""
+    from onnx import helper, numpy_helper
+
+    producer, users = _tables(graph)
+    deconvs = [n for n in graph.node if n.op_type == "ConvTranspose"]
+    if len(deconvs) != 2:
+        return False
+    first, second = deconvs
+    for d in deconvs:
+        attrs = {a.name: helper.get_attribute_value(a) for a in d.attribute}
+        if (list(attrs.get("kernel_shape", [])) != [2, 2] or list(attrs.get("strides", [])) != [2, 2]
+                or attrs.get("group", 1) != 1 or any(attrs.get("pads", [0])) or attrs.get("output_padding")
+                or any(v != 1 for v in attrs.get("dilations", [1]))):
+            return False
+    w0, w1 = _value(graph, first.input[1]), _value(graph, second.input[1])
+    if w0 is None or w1 is None or len(first.input) > 2 or len(second.input) > 2:
+        return False
+    c_in, c_mid = w0.shape[:2]
+    if w1.shape[:2] != (c_mid, 1):
+        return False
+    scale, shift = np.ones(c_mid, np.float32), np.zeros(c_mid, np.float32)
+    chain, out = [], first.output[0]
+    while True:   # the bias and batch norm after the first, up to its ReLU
+        after = users.get(out, [])
+        if len(after) != 1:
+            return False
+        n = after[0]
+        if n.op_type == "Add":
+            bias = _value(graph, _other(n, out))
+            if bias is None or bias.size != c_mid:
+                return False
+            shift = shift + bias.reshape(c_mid)
+        elif n.op_type == "BatchNormalization" and n.input[0] == out:
+            gamma, beta, mean, var = (_value(graph, i) for i in n.input[1:5])
+            if any(v is None for v in (gamma, beta, mean, var)):
+                return False
+            eps = next((helper.get_attribute_value(a) for a in n.attribute if a.name == "epsilon"), 1e-5)
+            f = gamma / np.sqrt(var + eps)
+            scale, shift = scale * f, (shift - mean) * f + beta
+        elif n.op_type == "Relu":
+            chain.append(n)
+            break
+        else:
+            return False
+        chain.append(n)
+        out = n.output[0]
+    if users.get(chain[-1].output[0]) != [second]:
+        return False
+    after = users.get(second.output[0], [])
+    if len(after) != 1 or after[0].op_type != "Add":
+        return False
+    add = after[0]
+    bias1 = _value(graph, _other(add, second.output[0]))
+    after = users.get(add.output[0], [])
+    outputs = [o for o in graph.output if after and o.name == after[0].output[0]]
+    if bias1 is None or bias1.size != 1 or len(after) != 1 or after[0].op_type != "Sigmoid" or not outputs:
+        return False
+    sigmoid = after[0]
+    wa = np.zeros((4 * c_mid, c_in, 1, 1), np.float32)
+    wb = np.zeros((16, c_mid, 1, 1), np.float32)
+    for a in range(2):
+        for b in range(2):
+            g = a * 2 + b
+            wa[g * c_mid:(g + 1) * c_mid, :, 0, 0] = (w0[:, :, a, b] * scale[None, :]).T
+            for c in range(2):
+                for d in range(2):
+                    wb[g * 4 + c * 2 + d, :, 0, 0] = w1[:, 0, c, d]
+    names = ("db_head_wa", "db_head_ba", "db_head_wb", "db_head_bb")
+    values = (wa, np.tile(shift, 4).astype(np.float32), wb, np.full(16, float(bias1.reshape(())), np.float32))
+    graph.initializer.extend(numpy_helper.from_array(v, n) for n, v in zip(names, values))
+    new = [helper.make_node("Conv", [first.input[0], names[0], names[1]], ["db_head_a"], name="db_head_conv_a",
+                            kernel_shape=[1, 1]),
+           helper.make_node("Relu", ["db_head_a"], ["db_head_a_relu"], name="db_head_relu"),
+           helper.make_node("Conv", ["db_head_a_relu", names[2], names[3]], ["db_head_b"], name="db_head_conv_b",
+                            kernel_shape=[1, 1], group=4),
+           helper.make_node("Sigmoid", ["db_head_b"], [sigmoid.output[0]], name="db_head_sigmoid")]
+    drop = {id(n) for n in (first, *chain, second, add, sigmoid)}
+    nodes = []
+    for n in graph.node:
+        if n is first:
+            nodes.extend(new)
+        elif id(n) not in drop:
+            nodes.append(n)
     del graph.node[:]
     graph.node.extend(nodes)
-    return len(replace)
+    dims = outputs[0].type.tensor_type.shape.dim
+    if len(dims) == 4:
+        dims[1].Clear()
+        dims[1].dim_value = 16
+        for k in (2, 3):
+            dims[k].Clear()
+            dims[k].dim_param = f"quarter_{k}"
+    return True
 
 
 def _drop_unused_constants(graph) -> None:

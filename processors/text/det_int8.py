@@ -2,7 +2,7 @@
 dot-product instructions, AVX-VNNI or AVX512-VNNI; ~1.4x on one with AVX2 only).
 
 Built once per machine from the float PP-OCRv4 detector inside the ``rapidocr-onnxruntime``
-wheel (its graph first simplified exactly, :mod:`processors.text.det_graph`; then ONNX Runtime's
+wheel (its graph first rewritten exactly for quantisation, :mod:`processors.text.det_graph`; then ONNX Runtime's
 QDQ quantisation, weights per channel in 7 bits, activations per tensor) and cached
 like the other derived models (:mod:`processors.model_cache`). The activation ranges are
 measured at build time on synthetic calibration images made here (lines of letters in Pillow's
@@ -26,13 +26,15 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-_BUILD_VERSION = "3"             # 2: graph simplified before quantisation (det_graph); 3: 7-bit weights
+_BUILD_VERSION = "4"             # 2: graph simplified before quantisation (det_graph); 3: 7-bit weights;
+                                 # 4: det_graph.for_int8 (hard-swish spelled, head at 1/4 resolution)
 _CALIBRATION_IMAGES = 8
 _local = threading.local()
 
 
 def session(det_path: Path):
-    """The int8 detector's ONNX Runtime session for this thread, or None."""
+    """The int8 detector's ONNX Runtime session for this thread, or None. Its output is the map at a
+    quarter of the resolution in 16 channels: pass it through ``det_graph.head_map``."""
     if not hasattr(_local, "session"):
         _local.session = _load(det_path)
     return _local.session
@@ -101,11 +103,13 @@ def _build(det_path: Path) -> bytes:
         with tempfile.TemporaryDirectory() as tmp:
             a, b, c = (str(Path(tmp) / n) for n in ("opset.onnx", "pre.onnx", "int8.onnx"))
             model = version_converter.convert_version(model, det_graph.OPSET)  # (the file is opset 12)
-            det_graph.simplify(model)
+            det_graph.for_int8(model)
             onnx.save(model, a)
             quant_pre_process(a, b, skip_symbolic_shape=True)
             quantize_static(b, c, Reader(), quant_format=QuantFormat.QDQ, per_channel=True, reduce_range=True,
                             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
-            return Path(c).read_bytes()
+            quantised = onnx.load(c)
+            det_graph.after_quantisation(quantised)
+            return quantised.SerializeToString()
     finally:
         logging.disable(logging.NOTSET)
