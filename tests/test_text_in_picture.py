@@ -157,7 +157,8 @@ def test_rule_full_names_family_of_pupils_given_names_where_kept():
 
     def decide(text, kept, roles=None):
         regions = text_regions([TextLine(quad, text, 0.99)], people, roles or {})
-        return [(r.kind, r.person, region_record(r, ["web", "social"], kept)["decisions"]) for r in regions]
+        return [(r.kind, r.person, region_record(r, ["web", "social"], kept)["decisions"]) for r in regions
+                if r.kind != "unread"]   # (the area beside a lone part: test_the_unread_part_of_a_name...)
 
     assert decide("Star of the Week Amelia Hart", {"web": {"P001"}}) == [
         ("full", "P001", {"web": "redact", "social": "redact"})]
@@ -228,7 +229,7 @@ def test_a_given_name_that_is_an_everyday_word_alone_on_its_line_is_a_given_name
 
     def decide(text, kept):
         return [(r.kind, region_record(r, ["web", "social"], kept)["decisions"])
-                for r in text_regions([TextLine(quad, text, 0.95)], people, {})]
+                for r in text_regions([TextLine(quad, text, 0.95)], people, {}) if r.kind != "unread"]
 
     assert decide("ROSE", {}) == [("given", {"web": "redact", "social": "redact"})]
     assert decide("Rose", {"web": {"P003"}}) == [("given", {"web": "keep", "social": "redact"})]  # either Rose
@@ -252,7 +253,44 @@ def test_a_given_name_followed_by_its_family_name_cut_short_is_the_full_name():
         assert [(r.kind, r.person, r.rule) for r in regions] == [("full", pid, "redact")], text
     for text in ("Amelia is here", "Well done Amelia", "Amelia Ha"):
         regions = text_regions([TextLine(quad, text, 0.95)], people, {})
-        assert [(r.kind, r.rule) for r in regions] == [("given", "conditional")], text
+        assert [(r.kind, r.rule) for r in regions if r.kind != "unread"] == [("given", "conditional")], text
+
+
+def test_the_unread_part_of_a_name_beside_a_lone_part_is_redacted_as_that_part():
+    """Small letters turned by ~30 degrees on a large photo: the detector reads "Amelia" and does not see
+    "Hart" beside it at all (measured). A given name that ends its line is taken to be followed by its
+    family name: the area after it, the family name's length, is redacted as a pupil's family name would
+    be (every channel). A family name alone on its line gets the area before it, as its given name
+    (where the person is not kept). Not when the line goes on, nor over another line read there."""
+    import cv2
+
+    from processors.text.engine import TextLine
+    from processors.text.redact import region_record
+    from processors.text.regions import text_regions
+
+    people = _named([("Amelia", "Hart")])
+
+    def quad(x, y, w, h=30):
+        return np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]], dtype=np.float32)
+
+    def unread(lines, kept=None):
+        return [(r, region_record(r, ["web", "social"], kept or {})["decisions"])
+                for r in text_regions(lines, people, {}) if r.kind == "unread"]
+
+    def covers(region, x0, x1) -> bool:   # the region covers the span x0..x1 at mid-height of the line
+        return all(cv2.pointPolygonTest(region.polygon, (float(x), 15.0), False) >= 0 for x in (x0, x1))
+
+    (after, decisions), = unread([TextLine(quad(100, 0, 120), "Amelia", 0.99)])
+    assert decisions == {"web": "redact", "social": "redact"} and after.person == "P001"
+    assert covers(after, 225, 290) and not covers(after, 90, 95)       # "Hart" would be at ~225-300
+    (after, _), = unread([TextLine(quad(0, 0, 300), "Well done Amelia", 0.99)])
+    assert covers(after, 310, 370)
+    (before, decisions), = unread([TextLine(quad(300, 0, 80), "HART", 0.99)], {"web": {"P001"}})
+    assert decisions == {"web": "keep", "social": "redact"} and covers(before, 220, 290)
+    assert unread([TextLine(quad(0, 0, 300), "Amelia is here", 0.99)]) == []
+    assert unread([TextLine(quad(0, 0, 300), "HART, Amelia", 0.99)]) == []          # the full name, read
+    assert unread([TextLine(quad(0, 0, 300), "Star of the Week: Hart", 0.99)]) == []  # the line goes on
+    assert unread([TextLine(quad(100, 0, 120), "Amelia", 0.99), TextLine(quad(230, 0, 150), "Sports Day", 0.99)]) == []
 
 
 def test_a_two_line_badge_is_a_full_name_even_for_a_kept_member_of_staff():
@@ -271,7 +309,7 @@ def test_a_two_line_badge_is_a_full_name_even_for_a_kept_member_of_staff():
 
     def decide(lines):
         return [(r.kind, set(region_record(r, ["web", "social"], kept)["decisions"].values()))
-                for r in text_regions(lines, people, roles)]
+                for r in text_regions(lines, people, roles) if r.kind != "unread"]
 
     badge = [TextLine(quad(0, 0), "Mr Barack", 0.99), TextLine(quad(20, 38, 150), "OBAMA", 0.99),
              TextLine(quad(0, 76), "Visitor", 0.99)]
@@ -314,7 +352,7 @@ def test_a_name_that_is_most_of_its_line_takes_the_whole_line():
 
     people = _named([("Zoë", "Okafor"), ("Amelia", "Hart")])
     quad = np.array([[0, 0], [200, 0], [200, 30], [0, 30]], dtype=np.float32)
-    (region,) = text_regions([TextLine(quad, "OKAFOR 7.", 0.9)], people, {})
+    (region,) = [r for r in text_regions([TextLine(quad, "OKAFOR 7.", 0.9)], people, {}) if r.kind != "unread"]
     assert region.kind == "family" and np.array_equal(region.polygon, quad)
     long = np.array([[0, 0], [600, 0], [600, 30], [0, 30]], dtype=np.float32)
     (region,) = text_regions([TextLine(long, "Star of the Week - Amelia Hart", 0.99)], people, {})
@@ -355,8 +393,8 @@ def test_small_text_on_a_large_photo_gets_a_second_look():
 
 
 # (Each of these lost its name at 960 px: measured, 6 of 30 such scenes did, 1 at 0.7x.)
-@pytest.mark.parametrize("size, letter_px, angle, seed", [((3000, 2000), 16, -25.0, 0), ((2000, 1500), 14, 30.0, 4),
-                                                         ((2016, 1512), 16, 30.0, 0)])
+@pytest.mark.parametrize("size, letter_px, angle, seed", [((3000, 2000), 16, -25.0, 0), ((2000, 1500), 14, 30.0, 2),
+                                                         ((2016, 1512), 16, 30.0, 1)])
 def test_small_turned_names_on_large_photos_are_read(size, letter_px, angle, seed):
     """A 2,000-3,000-px photo (a phone photo is worked on at 2,016 px) with a name in 14-18 px letters
     turned by 25-30 degrees: reduced to 960 px for detection the line came out as nothing or cut short
@@ -677,7 +715,7 @@ def test_detector_rewrites_for_int8_are_exact_in_float():
 
 def test_int8_detector_follows_the_float_detector():
     """The int8 detector as built (hard-swish divisions removed after quantisation, head at a quarter of
-    the resolution) gives the float detector's text map: the same pixels above the detector's threshold
+    the resolution, the photo's bytes as input) gives the float detector's text map: the same pixels above the detector's threshold
     but for a fraction of a percent, on scenes with text the calibration never saw."""
     import onnx
 
@@ -687,10 +725,12 @@ def test_int8_detector_follows_the_float_detector():
     built = det_int8._build(path)
     ops = [n.op_type for n in onnx.load_from_string(built).graph.node]
     assert "Div" not in ops and "ConvTranspose" not in ops
+    assert onnx.load_from_string(built).graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.UINT8
     float_model = path.read_bytes()
     disagree = []
     for x in det_int8.calibration_inputs(3, seed=99):
-        ours = det_graph.head_map(_float_run(built, x))
+        photo_bytes = np.round((x + 1.0) * 127.5).astype(np.uint8)   # it takes the photo's bytes
+        ours = det_graph.head_map(_float_run(built, photo_bytes))
         reference = _float_run(float_model, x)
         assert ours.shape == reference.shape
         assert np.abs(ours - reference).mean() < 0.01

@@ -101,7 +101,8 @@ def test_a_given_name_alone_holds_a_clip_when_its_person_is_not_kept_there(recor
     assert rec["status"] == "review", rec["reason"]
     assert "a name is legible in the picture" in rec["reason"]
     named = [t for t in rec["texts"] if t["why"] == "obama"]
-    assert named and {t["kind"] for t in named} == {"given"}
+    kinds = {t["kind"] for t in named}    # (and the area after it, where a family name would be: "unread")
+    assert named and "given" in kinds and kinds <= {"given", "unread"}
     assert all(set(t["decisions"].values()) == {"redact"} for t in named)
     assert "barack" not in json.dumps(rec).lower()
 

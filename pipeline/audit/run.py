@@ -231,6 +231,8 @@ def picture_name_findings(lines: list[dict], ctx, channels: list[str]) -> list[d
 
     out = []
     for region in picture_regions(lines, ctx):
+        if region["kind"] not in ("full", "family"):
+            continue   # (the area beside a lone given name, redacted in case its family name is there)
         detail = "full name in the picture" if region["kind"] == "full" else "a pupil's family name in the picture"
         out += per_channel(channels, "full_name_in_picture", box=region["box"], person=region["why"],
                            detail=detail)

@@ -26,15 +26,17 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-_BUILD_VERSION = "4"             # 2: graph simplified before quantisation (det_graph); 3: 7-bit weights;
-                                 # 4: det_graph.for_int8 (hard-swish spelled, head at 1/4 resolution)
+_BUILD_VERSION = "5"             # 2: graph simplified before quantisation (det_graph); 3: 7-bit weights;
+                                 # 4: det_graph.for_int8 (hard-swish spelled, head at 1/4 resolution);
+                                 # 5: the photo's bytes as input (det_graph.uint8_input)
 _CALIBRATION_IMAGES = 8
 _local = threading.local()
 
 
 def session(det_path: Path):
-    """The int8 detector's ONNX Runtime session for this thread, or None. Its output is the map at a
-    quarter of the resolution in 16 channels: pass it through ``det_graph.head_map``."""
+    """The int8 detector's ONNX Runtime session for this thread, or None. It takes the photo's bytes
+    (``det_graph.uint8_input``; BGR, N×3×H×W) and gives the map at a quarter of the resolution in 16
+    channels: pass it through ``det_graph.head_map``."""
     if not hasattr(_local, "session"):
         _local.session = _load(det_path)
     return _local.session
@@ -110,6 +112,7 @@ def _build(det_path: Path) -> bytes:
                             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
             quantised = onnx.load(c)
             det_graph.after_quantisation(quantised)
+            det_graph.uint8_input(quantised)
             return quantised.SerializeToString()
     finally:
         logging.disable(logging.NOTSET)

@@ -182,13 +182,17 @@ def detect_lines(rgb: np.ndarray, long_edge: int = DETECT_LONG_EDGE) -> list[np.
     scale = min(1.0, long_edge / max(h, w))
     dw, dh = max(32, int(round(w * scale / 32)) * 32), max(32, int(round(h * scale / 32)) * 32)
     small = cv2.resize(rgb, (dw, dh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-    # The network's input: BGR (it was trained on OpenCV's order), scaled to -1..1, in float32
+    # The network's input is BGR (it was trained on OpenCV's order), planar. The int8 detector takes the
+    # bytes themselves (det_graph.uint8_input); the float one takes them scaled to -1..1 in float32
     # (rapidocr's own normalisation works in float64, ~20 % of the detector's time here).
-    x = small[:, :, ::-1].astype(np.float32)
-    x *= 2.0 / 255.0
-    x -= 1.0
-    x = np.ascontiguousarray(x.transpose(2, 0, 1)[None])
+    planes = small[:, :, ::-1].transpose(2, 0, 1)[None]
     fast = det_int8.session(model_dir() / "ch_PP-OCRv4_det_infer.onnx") if USE_INT8 else None
+    if fast is not None and fast.get_inputs()[0].type == "tensor(uint8)":
+        x = np.ascontiguousarray(planes)
+    else:
+        x = planes.astype(np.float32)
+        x *= 2.0 / 255.0
+        x -= 1.0
     if fast is not None:
         preds = det_graph.head_map(fast.run(None, {fast.get_inputs()[0].name: x})[0])
     else:

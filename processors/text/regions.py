@@ -13,6 +13,8 @@ Rules (DESIGN.md "Names — in the picture too", issue 17):
 - a full name of anyone in the register, or the family name of a pupil → redacted on every channel;
 - a lone given name, or a member of staff's lone family name → kept on a channel only where that
   person (or someone of that name) is kept, as captions do;
+- where the detector probably missed a name's other part (a given name ending its line, a family name
+  alone on its line) → the area beside it, as that part would be (kind ``unread``);
 - ``all_text=True`` → every line is redacted on every channel.
 
 A region records its box, polygon, decisions per channel and why (a person id); never the text.
@@ -36,7 +38,7 @@ WHOLE_LINE_SHARE = 0.5        # a redacted name this share of a line's letters o
 @dataclass
 class TextRegion:
     polygon: np.ndarray            # (4, 2) in image pixels
-    kind: str                      # "full" | "family" | "given" | "all" | "text"
+    kind: str                      # "full" | "family" | "given" | "unread" | "all" | "text"
     person: str | None = None      # why: the person named (never the name itself)
     rule: str = "keep"             # "redact" (every channel) | "conditional" | "keep"
     people: tuple[str, ...] = ()   # for "conditional": kept where one of these is kept
@@ -275,8 +277,65 @@ def text_regions(lines: list[TextLine], people: list, roles: dict[str, str], *,
                 person = by_id.get(pid)
                 same = given_of.get(fold(person.given), {pid}) if kind == "given" and person else {pid}
                 regions.append(TextRegion(poly, kind, pid, CONDITIONAL, tuple(sorted(same))))
+            unread = _unread_other_part(line, start, end, kind, by_id.get(pid), lines)
+            if unread is not None and kind == "given":   # the family name, probably: as a family name would be
+                regions.append(TextRegion(unread, "unread", pid, "redact" if role != "staff" else CONDITIONAL, (pid,)))
+            elif unread is not None:                     # the given name, probably: as a given name would be
+                person = by_id.get(pid)
+                same = given_of.get(fold(person.given), {pid}) if person and person.given else {pid}
+                regions.append(TextRegion(unread, "unread", pid, CONDITIONAL, tuple(sorted(same))))
     where += [len(lines) - 1] * (len(regions) - len(where))
     return _stacked_full_names(regions, where, lines)
+
+
+# Where a name's other part was probably not read (see _unread_other_part): the part is taken to be its
+# letters and a space long, at the letter width of the part that was read, plus UNREAD_MARGIN letters.
+UNREAD_MARGIN = 1.0
+UNREAD_OVERLAP = 0.1    # ...unless that area holds another line read as something else (this share of it)
+
+
+def _unread_other_part(line: TextLine, start: int, end: int, kind: str, person, lines: list[TextLine]):
+    """The area where a name's other part probably is but was not read, or None.
+
+    A given name that ends its line ("Amelia", "AmeliaH") is taken to be followed by its person's family
+    name, and a family name alone on its line preceded by the given name, when the detector cut the line short
+    or did not see that part at all (small letters turned by 25-30 degrees on a large photo: measured,
+    "Amelia" read and "Hart" beside it not found). The polygon continues the line beyond the part read
+    by the other part's length; None when the line goes on with other letters, or when that area holds
+    another line the recogniser read as something else."""
+    if person is None or kind not in ("given", "family"):
+        return None
+    other = (person.family if kind == "given" else person.given) or ""
+    if not other.strip():
+        return None
+    # (A given name ending its line; a family name that is its line, since "HART, Amelia" and
+    # "Hart Amelia" put the given name after it.)
+    rest = line.text[end:] if kind == "given" else line.text[:start] + line.text[end:]
+    if sum(ch.isalnum() for ch in rest) > 1:
+        return None
+    p = sub_polygon(line, start, end)
+    top = p[1] - p[0]
+    length = float(np.linalg.norm(top))
+    if length < 1:
+        return None
+    unit = top / length
+    letter = length / (end - start + 1)   # (sub_polygon pads about half a letter each side)
+    reach = unit * letter * (len(other) + 1 + UNREAD_MARGIN)
+    if kind == "given":
+        area = np.array([p[1], p[1] + reach, p[2] + reach, p[2]], dtype=np.float32)
+    else:
+        area = np.array([p[0] - reach, p[0], p[3], p[3] - reach], dtype=np.float32)
+    import cv2
+
+    for other_line in lines:
+        if other_line is line or not any(ch.isalnum() for ch in other_line.text):
+            continue
+        q = other_line.polygon.astype(np.float32)
+        own = abs(cv2.contourArea(q))
+        inter, _ = cv2.intersectConvexConvex(area, q)
+        if own > 0 and inter >= UNREAD_OVERLAP * own:
+            return None
+    return area
 
 
 def _stacked_full_names(regions: list[TextRegion], where: list[int | None], lines: list[TextLine]) -> list[TextRegion]:
