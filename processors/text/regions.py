@@ -458,6 +458,21 @@ def _with_misread_family(hit: tuple[int, int, str, str], text: str, where: list[
     return start, where[offset - 1] + 1, pid, "full"
 
 
+def _family_and_initial_run_together(words: list, where: list[int], people: list,
+                                     families: set[str]) -> list[tuple[int, int, str, str]]:
+    """A line that is one word, a family name with its person's given initial run onto it ("HartA": "Hart
+    A" on a register list, read without the space): that person's full name."""
+    if len(words) != 1:
+        return []
+    m = words[0]
+    word = m.group(0)
+    if len(word) < 3 or not (word[-1].isupper() and word[-2].islower()) or fold(word[:-1]) not in families:
+        return []
+    return [(where[m.start()], where[m.end() - 1] + 1, p.person_id, "full") for p in people
+            if p.family and p.given and fold(p.family).strip() == fold(word[:-1])
+            and fold(p.given)[:1] == fold(word[-1])][:1]
+
+
 def _edits(a: str, b: str) -> int:
     prev = list(range(len(b) + 1))
     for i, ca in enumerate(a, 1):
@@ -478,6 +493,8 @@ def _lone_family_name(text: str, where: list[int], people: list) -> list[tuple[i
     folded = [fold(m.group(0)) for m in words]
     families = {fold(p.family).strip() for p in people if p.family}
     named = [i for i, f in enumerate(folded) if f in families]
+    if not named:
+        return _family_and_initial_run_together(words, where, people, families)
     if len(named) != 1:
         return []
     i = named[0]
