@@ -736,3 +736,22 @@ def test_int8_detector_follows_the_float_detector():
         assert np.abs(ours - reference).mean() < 0.01
         disagree.append(float(((ours > 0.25) != (reference > 0.25)).mean()))
     assert max(disagree) < 0.01, disagree
+
+
+def test_the_float_detector_still_reads_when_the_int8_one_is_unavailable(monkeypatch):
+    """If the int8 detector cannot be built the float model runs (floats in -1..1, full-resolution map):
+    the same name is found either way."""
+    from PIL import ImageFont
+
+    from processors.text import engine
+    from processors.text.regions import text_regions
+
+    people = _named([("Amelia", "Hart")])
+    image = Image.new("RGB", (640, 200), "white")
+    ImageDraw.Draw(image).text((40, 70), "Well done Amelia Hart", fill="black", font=ImageFont.load_default(size=36))
+    rgb = np.asarray(image)
+    found = {}
+    for int8 in (True, False):
+        monkeypatch.setattr(engine, "USE_INT8", int8)
+        found[int8] = [(r.kind, r.person) for r in text_regions(engine.read_lines(rgb), people, {})]
+    assert found[True] == found[False] == [("full", "P001")], found

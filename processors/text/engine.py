@@ -116,10 +116,8 @@ class _Session:
             # from the saved optimised graph (processors.model_cache). The recogniser's graph is first
             # simplified exactly (processors.text.det_graph.simplify: 16 % faster, outputs within 2e-6).
             path = self._path
-            if self._simplify:
-                self._session = load_or_build(f"ppocr-{path.stem}", path, "2", lambda: _simplified(path), onnx_session)
-            else:
-                self._session = load_or_build(f"ppocr-{path.stem}", path, "1", path.read_bytes, onnx_session)
+            version, build = ("2", lambda: _simplified(path)) if self._simplify else ("1", path.read_bytes)
+            self._session = load_or_build(f"ppocr-{path.stem}", path, version, build, onnx_session)
         return self._session
 
     def __call__(self, data):
@@ -190,7 +188,7 @@ def detect_lines(rgb: np.ndarray, long_edge: int = DETECT_LONG_EDGE) -> list[np.
     if fast is not None and fast.get_inputs()[0].type == "tensor(uint8)":
         x = np.ascontiguousarray(planes)
     else:
-        x = planes.astype(np.float32)
+        x = np.ascontiguousarray(planes, dtype=np.float32)
         x *= 2.0 / 255.0
         x -= 1.0
     if fast is not None:
