@@ -26,6 +26,7 @@ import inspect
 import re
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from processors import names as name_engine
@@ -243,6 +244,11 @@ def text_regions(lines: list[TextLine], people: list, roles: dict[str, str], *,
     for p in people:
         given_of.setdefault(fold(p.given or ""), set()).add(p.person_id)
     by_id = {p.person_id: p for p in people}
+
+    def namesakes(pid: str) -> tuple[str, ...]:
+        """Everyone with ``pid``'s given name (a lone given name is kept where any of them is kept)."""
+        person = by_id.get(pid)
+        return tuple(sorted(given_of.get(fold(person.given), {pid}))) if person and person.given else (pid,)
     if names == "redact" and not all_text and people:
         # A name the detector split over two boxes: only the hits that cross the join are new.
         for joined, _, _, cut in joined_pairs(lines):
@@ -274,16 +280,13 @@ def text_regions(lines: list[TextLine], people: list, roles: dict[str, str], *,
             if kind == "full" or (kind == "family" and role != "staff"):
                 regions.append(TextRegion(poly, kind, pid, "redact"))
             else:
-                person = by_id.get(pid)
-                same = given_of.get(fold(person.given), {pid}) if kind == "given" and person else {pid}
-                regions.append(TextRegion(poly, kind, pid, CONDITIONAL, tuple(sorted(same))))
+                same = namesakes(pid) if kind == "given" else (pid,)
+                regions.append(TextRegion(poly, kind, pid, CONDITIONAL, same))
             unread = _unread_other_part(line, start, end, kind, by_id.get(pid), lines)
             if unread is not None and kind == "given":   # the family name, probably: as a family name would be
                 regions.append(TextRegion(unread, "unread", pid, "redact" if role != "staff" else CONDITIONAL, (pid,)))
             elif unread is not None:                     # the given name, probably: as a given name would be
-                person = by_id.get(pid)
-                same = given_of.get(fold(person.given), {pid}) if person and person.given else {pid}
-                regions.append(TextRegion(unread, "unread", pid, CONDITIONAL, tuple(sorted(same))))
+                regions.append(TextRegion(unread, "unread", pid, CONDITIONAL, namesakes(pid)))
     where += [len(lines) - 1] * (len(regions) - len(where))
     return _stacked_full_names(regions, where, lines)
 
@@ -325,8 +328,6 @@ def _unread_other_part(line: TextLine, start: int, end: int, kind: str, person, 
         area = np.array([p[1], p[1] + reach, p[2] + reach, p[2]], dtype=np.float32)
     else:
         area = np.array([p[0] - reach, p[0], p[3], p[3] - reach], dtype=np.float32)
-    import cv2
-
     for other_line in lines:
         if other_line is line or not any(ch.isalnum() for ch in other_line.text):
             continue
