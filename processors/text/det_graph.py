@@ -76,7 +76,7 @@ def after_quantisation(model) -> int:
 
     graph = model.graph
     producer, users = _tables(graph)
-    scales = {t.name: t for t in graph.initializer}
+    initializers = {t.name: t for t in graph.initializer}
     drop: set[int] = set()
     count = 0
     for div in list(graph.node):
@@ -90,9 +90,9 @@ def after_quantisation(model) -> int:
         if q_m is None or q_m.op_type != "QuantizeLinear" or len(q_d) != 1 or q_d[0].op_type != "QuantizeLinear":
             continue
         readers = users.get(q_d[0].output[0], [])
-        if not readers or any(r.op_type != "DequantizeLinear" for r in readers) or dq_m.input[1] not in scales:
+        if not readers or any(r.op_type != "DequantizeLinear" for r in readers) or dq_m.input[1] not in initializers:
             continue
-        scale = numpy_helper.to_array(scales[dq_m.input[1]]) / np.float32(6.0)
+        scale = numpy_helper.to_array(initializers[dq_m.input[1]]) / np.float32(6.0)
         name = f"{div.name}_scale"
         graph.initializer.append(numpy_helper.from_array(scale.astype(np.float32), name))
         for r in readers:
@@ -146,7 +146,7 @@ def uint8_input(model) -> bool:
             n.input[2] = "input_bytes_zero"
         else:
             n.input.append("input_bytes_zero")
-    kept = [n for n in graph.node if n is not quantise and n.output != quantise.output]
+    kept = [n for n in graph.node if list(n.output) != list(quantise.output)]
     del graph.node[:]
     graph.node.extend(kept)
     graph.input[0].type.tensor_type.elem_type = TensorProto.UINT8
