@@ -388,3 +388,14 @@ def test_a_new_password_does_not_enable_a_disabled_account(ws):
     assert query(ws, "SELECT disabled_at FROM console_users WHERE name='staff1'")[0]["disabled_at"] is None
     r = sign_in(make_client(ws)[1], "staff1", "a brand new password")
     assert r.status_code in (302, 303) and "/login" not in r.headers["Location"]
+
+
+def test_account_commands_refuse_in_plain_words(ws):
+    """Each `pipeline users` command that changes an account shows the accounts module's refusal as a
+    plain error (exit 2, as every refusal of the CLI; no traceback) and changes nothing."""
+    for args in (("add", "comms1", "--role", "office", "--password-stdin"), ("set-role", "nobody", "office"),
+                 ("disable", "nobody"), ("enable", "nobody"), ("reset-password", "nobody", "--password-stdin")):
+        result = cli(ws, "users", *args, input=PASSWORD + "\n", expect=2)
+        assert "Traceback" not in result.output and result.output.strip(), (args, result.output)
+    listed = cli(ws, "users", "list").output
+    assert "nobody" not in listed and "comms1" in listed

@@ -28,6 +28,15 @@ def _accounts():
     return accounts
 
 
+def _change_account(ws, action: str, *args):
+    """``console.accounts.<action>(db, *args, actor=...)``, its refusal shown as a plain error."""
+    accounts = _accounts()
+    try:
+        return getattr(accounts, action)(ws.db, *args, actor=actor_name())
+    except accounts.AccountError as exc:
+        raise UserError(str(exc)) from None
+
+
 @click.group()
 def users():
     """Console accounts: add, list, set-role, disable, enable, reset-password.
@@ -44,11 +53,7 @@ def users():
 @workspace_option
 def users_add(ws, name, role, from_stdin, as_json):
     """Add an account NAME with a ROLE (admin, safeguarding, office, comms or staff)."""
-    accounts = _accounts()
-    try:
-        user = accounts.add_user(ws.db, name, role.lower(), _read_password(from_stdin), actor=actor_name())
-    except accounts.AccountError as exc:
-        raise UserError(str(exc)) from None
+    user = _change_account(ws, "add_user", name, role.lower(), _read_password(from_stdin))
     if as_json:
         print_json(user.to_json())
     else:
@@ -77,11 +82,7 @@ def users_list(ws, as_json):
 @workspace_option
 def users_set_role(ws, name, role):
     """Give account NAME another ROLE (their open sessions end)."""
-    accounts = _accounts()
-    try:
-        user = accounts.set_role(ws.db, name, role.lower(), actor=actor_name())
-    except accounts.AccountError as exc:
-        raise UserError(str(exc)) from None
+    user = _change_account(ws, "set_role", name, role.lower())
     click.echo(f"{user.name} is now {user.role}.")
 
 
@@ -90,11 +91,7 @@ def users_set_role(ws, name, role):
 @workspace_option
 def users_disable(ws, name):
     """Stop account NAME from signing in (their open sessions end at once)."""
-    accounts = _accounts()
-    try:
-        user = accounts.disable_user(ws.db, name, actor=actor_name())
-    except accounts.AccountError as exc:
-        raise UserError(str(exc)) from None
+    user = _change_account(ws, "disable_user", name)
     click.echo(f"{user.name} can no longer sign in.")
 
 
@@ -103,11 +100,7 @@ def users_disable(ws, name):
 @workspace_option
 def users_enable(ws, name):
     """Let the disabled account NAME sign in again."""
-    accounts = _accounts()
-    try:
-        user = accounts.enable_user(ws.db, name, actor=actor_name())
-    except accounts.AccountError as exc:
-        raise UserError(str(exc)) from None
+    user = _change_account(ws, "enable_user", name)
     click.echo(f"{user.name} can sign in again.")
 
 
@@ -117,11 +110,7 @@ def users_enable(ws, name):
 @workspace_option
 def users_reset_password(ws, name, from_stdin):
     """Give account NAME a new password (this lifts a lock; a disabled account stays disabled: 'users enable')."""
-    accounts = _accounts()
-    try:
-        user = accounts.reset_password(ws.db, name, _read_password(from_stdin), actor=actor_name())
-    except accounts.AccountError as exc:
-        raise UserError(str(exc)) from None
+    user = _change_account(ws, "reset_password", name, _read_password(from_stdin))
     click.echo(f"New password set for {user.name}; their open sessions were ended.")
 
 
